@@ -1,0 +1,95 @@
+# netc: make builds build/netc; make test runs every test; make check runs
+# them again under AddressSanitizer and UndefinedBehaviorSanitizer.
+
+BUILD ?= build
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow
+ifeq ($(CI),true)
+  WARN += -Werror
+endif
+ifeq ($(SAN),1)
+  CFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=address,undefined
+endif
+CPPFLAGS += -Isrc -I$(BUILD) -MMD -MP -D_POSIX_C_SOURCE=200809L
+LDLIBS += -lm
+
+# Flex and bison output is not ours to fix: fewer warnings there.
+GEN_WARN := -std=c11 -Wall -Wno-unused-function -Wno-sign-compare -Wno-unused-but-set-variable
+
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o) $(BUILD)/parser.o $(BUILD)/lexer.o
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all test check clean update-golden deps
+all: $(BUILD)/netc
+
+# ---- tools: a fresh Debian machine needs nothing but make ----
+
+MISSING := $(if $(shell command -v flex),,flex) $(if $(shell command -v bison),,bison) \
+           $(if $(wildcard /usr/include/cmocka.h),,libcmocka-dev)
+MISSING := $(strip $(MISSING))
+
+$(BUILD)/.deps:
+	@mkdir -p $(BUILD)
+ifneq ($(MISSING),)
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "netc: installing $(MISSING)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MISSING) >/dev/null || exit 1; \
+	else \
+	  echo "netc needs: $(MISSING). Install them with:"; \
+	  echo "  sudo apt-get install $(MISSING)"; \
+	  exit 1; \
+	fi
+endif
+	@touch $@
+
+deps: $(BUILD)/.deps
+
+# ---- the compiler ----
+
+$(BUILD)/parser.c: grammar/parser.y | $(BUILD)/.deps
+	bison -Wall -Werror -o $@ --header=$(BUILD)/parser.h $<
+
+$(BUILD)/parser.h: $(BUILD)/parser.c
+	@test -f $@
+
+$(BUILD)/lexer.c: grammar/lexer.l | $(BUILD)/.deps
+	flex -o $@ $<
+
+$(BUILD)/parser.o: $(BUILD)/parser.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(GEN_WARN) -c -o $@ $<
+
+$(BUILD)/lexer.o: $(BUILD)/lexer.c $(BUILD)/parser.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(GEN_WARN) -c -o $@ $<
+
+$(BUILD)/%.o: src/%.c $(BUILD)/parser.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+$(BUILD)/netc: $(BUILD)/main.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- tests ----
+
+$(BUILD)/tests/%.o: tests/unit/%.c $(BUILD)/parser.h
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+test: $(BUILD)/netc $(UNIT_TESTS)
+	@status=0; for t in $(UNIT_TESTS); do $$t || status=1; done; exit $$status
+
+check:
+	$(MAKE) BUILD=build/san SAN=1 test
+
+update-golden: $(BUILD)/tests/test_golden
+	NETC_UPDATE_GOLDEN=1 $(BUILD)/tests/test_golden
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)
