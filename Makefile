@@ -19,7 +19,8 @@ LDLIBS += -lm
 GEN_WARN := -std=c11 -Wall -Wno-unused-function -Wno-sign-compare -Wno-unused-but-set-variable
 
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
-LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o) $(BUILD)/parser.o $(BUILD)/lexer.o
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o) $(BUILD)/parser.o $(BUILD)/lexer.o $(BUILD)/templates.o
+TEMPLATES := $(sort $(wildcard templates/*.c templates/*.h templates/*.mk))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all test check clean update-golden deps
@@ -58,6 +59,23 @@ $(BUILD)/parser.h: $(BUILD)/parser.c
 
 $(BUILD)/lexer.c: grammar/lexer.l | $(BUILD)/.deps
 	flex -o $@ $<
+
+# The templates are compiled into netc, so it runs from anywhere.
+$(BUILD)/templates.c: $(TEMPLATES) Makefile | $(BUILD)/.deps
+	@{ echo '/* generated from templates/ by the Makefile; do not edit */'; \
+	  echo '#include <string.h>'; echo '#include "emit.h"'; \
+	  for f in $(TEMPLATES); do \
+	    echo "static const char t_$$(basename $$f | tr . _)[] ="; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; echo ';'; \
+	  done; \
+	  echo 'const char *template_text(const char *name) {'; \
+	  for f in $(TEMPLATES); do \
+	    echo "  if (strcmp(name, \"$$(basename $$f)\") == 0) return t_$$(basename $$f | tr . _);"; \
+	  done; \
+	  echo '  return NULL;'; echo '}'; } > $@
+
+$(BUILD)/templates.o: $(BUILD)/templates.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(GEN_WARN) -c -o $@ $<
 
 $(BUILD)/parser.o: $(BUILD)/parser.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(GEN_WARN) -c -o $@ $<

@@ -187,6 +187,7 @@ static Symbol *define(Checker *c, Ast *s, SymKind kind) {
   sym->loc = s->stmt.name_loc;
   sym->stmt = s;
   s->stmt.sym = sym;
+  sym->index = p->nsyms;
   p->syms[p->nsyms++] = sym;
   return sym;
 }
@@ -210,12 +211,12 @@ static bool constant(Checker *c, const Ast *e, const char *what, double *out) {
 static bool expr(Checker *c, Ast *e);
 
 typedef bool ShapeRule(Checker *c, Ast *e, Ast *x, Ast *y);
-#define OP(kind, name, arity, shape, flags, scalar) static ShapeRule shape_##shape;
+#define OP(kind, name, arity, shape, flags, scalar, deriv, emit) static ShapeRule shape_##shape;
 #include "ops.def"
 #undef OP
 
 static ShapeRule *const shape_rules[OP_COUNT] = {
-#define OP(kind, name, arity, shape, flags, scalar) [kind] = shape_##shape,
+#define OP(kind, name, arity, shape, flags, scalar, deriv, emit) [kind] = shape_##shape,
 #include "ops.def"
 #undef OP
 };
@@ -233,6 +234,12 @@ static bool mismatch(Checker *c, Ast *e, OpKind op, Ast *x, Ast *y) {
 }
 
 static OpKind op_of(const Ast *e) { return e->kind == AST_CALL ? (OpKind)e->call.op : e->op.op; }
+
+/* Internal ops are never written in a model. */
+static bool shape_none(Checker *c, Ast *e, Ast *x, Ast *y) {
+  (void)c, (void)e, (void)x, (void)y;
+  unreachable();
+}
 
 /* exp(x), -x: the operand's shape. */
 static bool shape_same(Checker *c, Ast *e, Ast *x, Ast *y) {

@@ -31,6 +31,7 @@ typedef struct {
 struct Symbol {
   SymKind kind;
   const char *name;
+  int index; /* position in Program.syms */
   Loc loc;   /* the name, where it is defined */
   Ast *stmt; /* the defining statement */
   Shape shape;

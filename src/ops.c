@@ -5,7 +5,7 @@
 #include <string.h>
 
 const OpInfo op_info[OP_COUNT] = {
-#define OP(kind, name, arity, shape, flags, scalar) [kind] = {name, arity, flags},
+#define OP(kind, name, arity, shape, flags, scalar, deriv, emit) [kind] = {name, arity, flags, #scalar},
 #include "ops.def"
 #undef OP
 };
@@ -18,9 +18,10 @@ int op_lookup_call(const char *name) {
 }
 
 double op_fold(OpKind op, double a, double b) {
-  (void)a, (void)b;
+  const long i = 0; /* the element index: folded values are scalars */
+  (void)a, (void)b, (void)i;
   switch (op) {
-#define OP(kind, name, arity, shape, flags, scalar) \
+#define OP(kind, name, arity, shape, flags, scalar, deriv, emit) \
   case kind:                                        \
     return (scalar);
 #include "ops.def"

@@ -3,7 +3,7 @@
 #define NETC_OPS_H
 
 typedef enum {
-#define OP(kind, name, arity, shape, flags, scalar) kind,
+#define OP(kind, name, arity, shape, flags, scalar, deriv, emit) kind,
 #include "ops.def"
 #undef OP
   OP_COUNT
@@ -15,12 +15,16 @@ enum {
   OPF_CALL = 1 << 2,       /* written name(a, ...) */
   OPF_ELEMWISE = 1 << 3,   /* element i of the result needs element i of the operands */
   OPF_CLASS_ARG2 = 1 << 4, /* the second operand may be a class target */
+  OPF_REDUCE = 1 << 5,     /* a sum over the elements of 'scalar' */
+  OPF_MEAN = 1 << 6,       /* ... divided by their number */
+  OPF_INTERNAL = 1 << 7,   /* made by differentiation, never written in a model */
 };
 
 typedef struct {
   const char *name;
   int arity;
   int flags;
+  const char *scalar; /* the scalar column, as C text */
 } OpInfo;
 
 extern const OpInfo op_info[OP_COUNT];

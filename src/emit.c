@@ -1,0 +1,1316 @@
+/* emit.c: the graph as C. The fixed parts of the files come from
+   templates/; this file writes what depends on the model: one loop nest
+   per value that must be kept, with the elementwise values that feed it
+   computed inside that loop (fusion), and matrix products that feed an
+   elementwise value computed in that value's loop (bias and activation in
+   the product's loop).
+
+   A node is either
+   - a leaf or a constant, read where it is,
+   - inlined: written out inside the one expression that uses it,
+   - fused: a matrix product computed in its one user's loop, or
+   - materialized: computed once into a named place, a slice of the
+     workspace for tensors and forward values, a local for backward scalars,
+     or straight into the gradient of the param it is the adjoint of. */
+#include "emit.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+typedef enum { FWD, BWD } Phase;
+
+typedef struct {
+  const Graph *g;
+  const Backward *bw;
+  const EmitOptions *o;
+  Arena *a;
+  /* analysis, one entry per node */
+  bool *live;
+  int *uses;        /* users among live nodes, and 1 per root use */
+  int *user;        /* the last user seen */
+  bool *mat;        /* materialized */
+  int *fused;       /* for a materialized elementwise node: the product fused into its loop, or -1 */
+  bool *is_fused;   /* a product computed in its user's loop */
+  int *grad_of;     /* materialized straight into this param's gradient, or -1 */
+  int *slot;        /* offset in the workspace, or -1 */
+  bool *target_dep; /* depends on a target */
+  bool *read_later; /* a forward value that the backward pass or the outputs read */
+  const char **cname;
+  int *grad_ptr_leaf; /* per wrt index: the leaf */
+  const char **grad_name; /* per node (leaves in wrt): the name of its gradient pointer */
+  const char **taken;
+  int ntaken, cap_taken;
+  int ws_forward, ws_size, temporaries;
+  bool helper_used[OP_COUNT];
+  /* writing */
+  FILE *out;
+  int indent;
+  bool at_line_start;
+  bool *referenced; /* in the function being written */
+  int acc_node;     /* the fused product standing for 'acc', or -1 */
+} Emit;
+
+static const Node *node(const Emit *E, int id) { return &E->g->nodes[id]; }
+static Phase phase(const Emit *E, int id) { return id < E->g->nforward ? FWD : BWD; }
+static bool is_leaf(const Emit *E, int id) { return node(E, id)->op >= OP_COUNT; }
+static bool is_scalar(const Emit *E, int id) { return node(E, id)->shape.rank == 0; }
+static long size_of(const Emit *E, int id) { return shape_size(node(E, id)->shape); }
+static const char *real_name(const Emit *E) { return E->o->dbl ? "double" : "float"; }
+
+/* ---- writing, indented ---- */
+
+__attribute__((format(printf, 2, 3))) static void emitf(Emit *E, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int len = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  char *text = malloc((size_t)len + 1);
+  if (!text)
+    fatal("out of memory");
+  va_start(ap, fmt);
+  vsnprintf(text, (size_t)len + 1, fmt, ap);
+  va_end(ap);
+  for (const char *p = text; *p; p++) {
+    if (E->at_line_start && *p != '\n')
+      fprintf(E->out, "%*s", 2 * E->indent, "");
+    fputc(*p, E->out);
+    E->at_line_start = *p == '\n';
+  }
+  free(text);
+}
+
+/* ---- names ---- */
+
+static const char *const reserved_words[] = {
+    /* C and C++ keywords */
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
+    "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short", "signed",
+    "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "and",
+    "and_eq", "asm", "bitand", "bitor", "bool", "catch", "class", "compl", "const_cast", "constexpr", "decltype",
+    "delete", "dynamic_cast", "explicit", "export", "false", "friend", "mutable", "namespace", "new", "noexcept",
+    "not", "not_eq", "nullptr", "operator", "or", "or_eq", "private", "protected", "public", "reinterpret_cast",
+    "static_assert", "static_cast", "template", "this", "throw", "true", "try", "typeid", "typename", "using",
+    "virtual", "wchar_t", "xor", "xor_eq", "alignas", "alignof", "thread_local", "char16_t", "char32_t",
+    /* what the generated code itself uses */
+    "real", "params", "in", "tg", "ws", "grads", "din", "out", "i", "j", "k", "acc", "zmax", "zsum", "lse",
+    "cls", "exp", "log", "sqrt", "fabs", "tanh", "sin", "cos", "pow", "log1p", "fmax", "memset", "NAN", "NULL",
+    "size_t", "uint64_t", "forward", "backward", "write_outputs", "fill_value", "fill_uniform", "fill_normal",
+    "uniform01", "next_random", "input_grad_scratch", "main"};
+
+static bool is_taken(const Emit *E, const char *name) {
+  for (size_t i = 0; i < sizeof reserved_words / sizeof reserved_words[0]; i++)
+    if (strcmp(reserved_words[i], name) == 0)
+      return true;
+  /* temporaries are t<digits>, helpers nc_<op> */
+  if (name[0] == 't' && name[1] && strspn(name + 1, "0123456789") == strlen(name + 1))
+    return true;
+  if (strncmp(name, "nc_", 3) == 0)
+    return true;
+  for (int i = 0; i < E->ntaken; i++)
+    if (strcmp(E->taken[i], name) == 0)
+      return true;
+  return false;
+}
+
+/* NAME, or NAME with underscores appended until it is free; then taken. */
+static const char *claim(Emit *E, const char *name) {
+  char *unique = arena_strdup(E->a, name);
+  while (is_taken(E, unique))
+    unique = arena_printf(E->a, "%s_", unique);
+  if (E->ntaken == E->cap_taken) {
+    E->cap_taken = E->cap_taken ? 2 * E->cap_taken : 64;
+    const char **grown = arena_array(E->a, const char *, E->cap_taken);
+    if (E->ntaken)
+      memcpy(grown, E->taken, sizeof(char *) * (size_t)E->ntaken);
+    E->taken = grown;
+  }
+  E->taken[E->ntaken++] = unique;
+  return unique;
+}
+
+/* ---- analysis: what is inlined, fused, materialized, and where ---- */
+
+static bool accepts_inline(const Emit *E, int user) {
+  int flags = op_info[node(E, user)->op].flags;
+  return (flags & (OPF_ELEMWISE | OPF_REDUCE)) != 0;
+}
+
+static bool inlined(const Emit *E, int id) {
+  return !is_leaf(E, id) && !E->mat[id] && !E->is_fused[id];
+}
+
+static void count_uses(Emit *E, const int *roots, int nroots) {
+  const Graph *g = E->g;
+  for (int id = 0; id < g->n; id++)
+    if (E->live[id])
+      for (int k = 0; k < 2; k++) {
+        int in = g->nodes[id].in[k];
+        if (in >= 0) {
+          E->uses[in]++;
+          E->user[in] = id;
+        }
+      }
+  for (int i = 0; i < nroots; i++)
+    if (roots[i] >= 0)
+      E->uses[roots[i]] += 2; /* a root is kept whatever else uses it */
+}
+
+static void mark_read_later(Emit *E) {
+  const Graph *g = E->g;
+  for (int id = g->nforward; id < g->n; id++)
+    if (E->live[id])
+      for (int k = 0; k < 2; k++)
+        if (g->nodes[id].in[k] >= 0)
+          E->read_later[g->nodes[id].in[k]] = true;
+  for (int i = 0; i < g->noutputs; i++)
+    E->read_later[g->outputs[i]] = true;
+  for (int i = 0; i < E->bw->nwrt; i++)
+    if (E->bw->adjoint[E->bw->wrt[i]] >= 0)
+      E->read_later[E->bw->adjoint[E->bw->wrt[i]]] = true;
+}
+
+static void decide_materialized(Emit *E) {
+  const Graph *g = E->g;
+  for (int id = 0; id < g->n; id++) {
+    const Node *n = &g->nodes[id];
+    if (!E->live[id] || is_leaf(E, id))
+      continue;
+    bool can_inline = (op_info[n->op].flags & OPF_ELEMWISE) && E->uses[id] == 1 &&
+                      phase(E, E->user[id]) == phase(E, id) && accepts_inline(E, E->user[id]);
+    /* A named forward scalar costs nothing to keep, and reads better. */
+    if (can_inline && is_scalar(E, id) && n->name && phase(E, id) == FWD)
+      can_inline = false;
+    E->mat[id] = !can_inline;
+  }
+}
+
+/* The single-use product in the inlined expression of ID, if any. */
+static int find_fusable(const Emit *E, int id, Shape shape) {
+  const Node *n = node(E, id);
+  for (int k = 0; k < 2; k++) {
+    int in = n->in[k];
+    if (in < 0 || is_leaf(E, in))
+      continue;
+    const Node *x = node(E, in);
+    if (x->op == OP_MATMUL && E->uses[in] == 1 && phase(E, in) == phase(E, id) && shape_eq(x->shape, shape))
+      return in;
+    if (!E->mat[in]) {
+      int found = find_fusable(E, in, shape);
+      if (found >= 0)
+        return found;
+    }
+  }
+  return -1;
+}
+
+static void decide_fusion(Emit *E) {
+  for (int id = 0; id < E->g->n; id++) {
+    E->fused[id] = -1;
+    const Node *n = node(E, id);
+    if (!E->live[id] || !E->mat[id] || !(op_info[n->op].flags & OPF_ELEMWISE) || n->shape.rank == 0)
+      continue;
+    int m = find_fusable(E, id, n->shape);
+    if (m >= 0) {
+      E->fused[id] = m;
+      E->is_fused[m] = true;
+      E->mat[m] = false;
+    }
+  }
+}
+
+static void mark_target_dependence(Emit *E) {
+  const Graph *g = E->g;
+  for (int id = 0; id < g->n; id++) {
+    const Node *n = &g->nodes[id];
+    E->target_dep[id] = n->op == LEAF_TARGET;
+    for (int k = 0; k < 2; k++)
+      if (n->in[k] >= 0 && E->target_dep[n->in[k]])
+        E->target_dep[id] = true;
+  }
+}
+
+static void assign_places(Emit *E) {
+  const Graph *g = E->g;
+  const Program *p = g->program;
+  /* The user's names first, so temporaries never take them. */
+  const char **sym_cname = arena_array(E->a, const char *, p->nsyms + 1);
+  for (int i = 0; i < p->nsyms; i++)
+    sym_cname[i] = claim(E, p->syms[i]->name);
+  for (int id = 0; id < g->n; id++) {
+    const Node *n = &g->nodes[id];
+    E->slot[id] = -1;
+    if (n->sym)
+      E->cname[id] = sym_cname[n->sym->index];
+  }
+  if (!g->nodes[g->loss].name && !is_leaf(E, g->loss))
+    E->cname[g->loss] = claim(E, "loss");
+  /* A value's node takes the value's name, unless it is a leaf or another value's. */
+  for (int i = 0; i < p->nsyms; i++) {
+    int id = g->sym_node[i];
+    if (id >= 0 && !E->cname[id] && g->nodes[id].name == p->syms[i]->name)
+      E->cname[id] = sym_cname[i];
+  }
+  /* Gradient pointers of the differentiated leaves. */
+  for (int i = 0; i < E->bw->nwrt; i++) {
+    int leaf = E->bw->wrt[i];
+    E->grad_name[leaf] = claim(E, arena_printf(E->a, "d%s", E->cname[leaf]));
+    int adj = E->bw->adjoint[leaf];
+    if (adj >= g->nforward && E->uses[adj] == 2 && E->mat[adj] && E->grad_of[adj] < 0)
+      E->grad_of[adj] = leaf;
+  }
+  for (int id = 0; id < g->n; id++) {
+    const Node *n = &g->nodes[id];
+    if (!E->live[id] || !E->mat[id] || is_leaf(E, id) || E->grad_of[id] >= 0)
+      continue;
+    E->temporaries++;
+    if (phase(E, id) == FWD) {
+      if (!E->cname[id])
+        E->cname[id] = arena_printf(E->a, "t%d", id);
+      if (!is_scalar(E, id) || E->read_later[id]) {
+        E->slot[id] = E->ws_forward;
+        E->ws_forward += (int)size_of(E, id);
+      }
+    } else {
+      /* dh for the adjoint of the value h; a param's adjoint kept for
+         other uses too would read as its gradient, so it is a t. */
+      int owner = n->adjoint_of;
+      E->cname[id] = owner >= 0 && !is_leaf(E, owner) && E->cname[owner]
+                         ? claim(E, arena_printf(E->a, "d%s", E->cname[owner]))
+                         : arena_printf(E->a, "t%d", id);
+    }
+  }
+  E->ws_size = E->ws_forward;
+  for (int id = g->nforward; id < g->n; id++)
+    if (E->live[id] && E->mat[id] && E->grad_of[id] < 0 && !is_scalar(E, id)) {
+      E->slot[id] = E->ws_size;
+      E->ws_size += (int)size_of(E, id);
+    }
+}
+
+/* ---- expressions ---- */
+
+static const char *literal(const Emit *E, double v) {
+  char buf[NUM_STR_MAX];
+  num_str(v, buf);
+  bool has_point = strpbrk(buf, ".e") != NULL;
+  return arena_printf(E->a, "%s%s%s", buf, has_point ? "" : ".0", E->o->dbl ? "" : "f");
+}
+
+static bool ident_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* How loosely the C expression S binds at its top level: 0 a conditional
+   or comparison, 1 a sum, 2 a product, 3 a negation, 4 an operand that
+   never needs parentheses. */
+static int binding(const char *s) {
+  int depth = 0, prec = 4;
+  char prev = 0; /* the last character outside spaces */
+  for (const char *p = s; *p; p++) {
+    char ch = *p;
+    if (ch == '(' || ch == '[')
+      depth++;
+    else if (ch == ')' || ch == ']')
+      depth--;
+    else if (depth == 0) {
+      bool after_operand = ident_char(prev) || prev == ')' || prev == ']' || prev == '.';
+      if (ch == '?' || ch == '<' || ch == '>' || ch == '=' || ch == '!' || ch == '&' || ch == '|')
+        return 0;
+      if ((ch == '+' || ch == '-') && after_operand && prec > 1)
+        prec = 1;
+      else if ((ch == '*' || ch == '/') && prec > 2)
+        prec = 2;
+      else if (ch == '-' && !after_operand && prec > 3)
+        prec = 3;
+    }
+    if (ch != ' ')
+      prev = ch;
+  }
+  return prec;
+}
+
+/* How tightly an operand must bind to be pasted between BEFORE and AFTER,
+   the characters around its slot in a template (0 at either end). */
+static int slot_needs(char before, char after, bool at_start) {
+  if ((before == 0 || before == '(' || before == ',') && (after == 0 || after == ')' || after == ','))
+    return 0;
+  if (before == '-' && at_start)
+    return 4; /* -(-x), never --x */
+  if (before == '*' || before == '/')
+    return 3;
+  if (before == '+' || before == '-')
+    return 2;
+  if (before == 0 || before == '(' || before == ',') {
+    if (after == '+' || after == '-')
+      return 1;
+    if (after == '*' || after == '/')
+      return 2;
+  }
+  return 4;
+}
+
+/* How many times the scalar text of an op names the operand NAME. */
+static int count_uses_in(const char *text, char name) {
+  int n = 0;
+  for (const char *p = text; *p; p++)
+    if (*p == name && (p == text || !ident_char(p[-1])) && !ident_char(p[1]))
+      n++;
+  return n;
+}
+
+static char neighbour(const char *text, const char *p, int step) {
+  for (p += step; p >= text && *p; p += step)
+    if (*p != ' ')
+      return *p;
+  return 0;
+}
+
+/* Writes an op's scalar text with a, b and i replaced, in parentheses
+   only where C's precedence needs them. */
+static const char *substitute(Emit *E, const char *text, const char *a, const char *b, const char *idx) {
+  char *buf;
+  size_t size;
+  FILE *f = open_memstream(&buf, &size);
+  for (const char *p = text; *p; p++) {
+    bool alone = (p == text || !ident_char(p[-1])) && !ident_char(p[1]);
+    const char *with = !alone ? NULL : *p == 'a' ? a : *p == 'b' ? b : *p == 'i' ? idx : NULL;
+    if (!with) {
+      fputc(*p, f);
+      continue;
+    }
+    char before = neighbour(text, p, -1), after = neighbour(text, p, 1);
+    bool at_start = p == text + 1 && text[0] == '-'; /* the template is -a */
+    if (binding(with) < slot_needs(before, after, at_start))
+      fprintf(f, "(%s)", with);
+    else
+      fputs(with, f);
+  }
+  fclose(f);
+  const char *s = arena_strdup(E->a, buf);
+  free(buf);
+  return s;
+}
+
+/* An op's scalar text may be written out in place when it evaluates
+   each operand once; otherwise it becomes a helper function. */
+static bool writes_inline(int op) {
+  const char *text = op_info[op].scalar;
+  return count_uses_in(text, 'a') <= 1 && count_uses_in(text, 'b') <= 1;
+}
+
+static const char *helper_name(int op) { return op_info[op].name; }
+
+/* The value of OP on the element expressions A and B at IDX. */
+static const char *apply_op(Emit *E, int op, const char *a, const char *b, const char *idx) {
+  if (writes_inline(op))
+    return substitute(E, op_info[op].scalar, a, b, idx);
+  E->helper_used[op] = true;
+  bool indexed = count_uses_in(op_info[op].scalar, 'i') > 0;
+  if (op_info[op].arity == 1)
+    return arena_printf(E->a, indexed ? "nc_%s(%s, %s)" : "nc_%s(%s)", helper_name(op), a, idx);
+  return arena_printf(E->a, "nc_%s(%s, %s)", helper_name(op), a, b);
+}
+
+static const char *ref(Emit *E, int id, const char *idx);
+
+static const char *expand(Emit *E, int id, const char *idx) {
+  const Node *n = node(E, id);
+  const char *a = ref(E, n->in[0], idx);
+  if (n->op == OP_BROADCAST)
+    return a;
+  const char *b = n->in[1] >= 0 ? ref(E, n->in[1], idx) : NULL;
+  return apply_op(E, n->op, a, b, idx);
+}
+
+/* Element IDX of node ID, as a C expression. */
+static const char *ref(Emit *E, int id, const char *idx) {
+  const Node *n = node(E, id);
+  if (n->op == LEAF_CONST)
+    return literal(E, n->value);
+  if (id == E->acc_node)
+    return "acc";
+  if (inlined(E, id))
+    return expand(E, id, idx);
+  E->referenced[id] = true;
+  if (is_scalar(E, id))
+    return E->cname[id];
+  return arena_printf(E->a, "%s[%s]", E->cname[id], idx);
+}
+
+/* ---- comments ---- */
+
+static void comment_text(Emit *E, const char *text) {
+  emitf(E, "/* ");
+  for (const char *p = text; *p; p++) {
+    if (*p == '\n' || *p == '\r' || *p == '\t') {
+      if (p > text && p[-1] != ' ' && p[-1] != '\n')
+        fputc(' ', E->out);
+      continue;
+    }
+    fputc(*p, E->out);
+    if (*p == '*' && p[1] == '/')
+      fputc(' ', E->out); /* a comment cannot hold its own end */
+  }
+  fputs(" */\n", E->out);
+  E->at_line_start = true;
+}
+
+static char *print_to_string(const Graph *g, int id, const char *lhs) {
+  char *buf;
+  size_t size;
+  FILE *f = open_memstream(&buf, &size);
+  fprintf(f, "%s = ", lhs);
+  graph_print_expr(f, g, id, true);
+  fclose(f);
+  return buf;
+}
+
+/* Says what node ID computes: the source statement for a named value,
+   the adjoint's formula in the backward pass. */
+static void comment_node(Emit *E, int id) {
+  const Node *n = node(E, id);
+  char shape[SHAPE_STR_MAX];
+  shape_str(n->shape, shape);
+  if (phase(E, id) == FWD && n->name && n->loc.end > n->loc.begin) {
+    const char *src = E->o->source_text + n->loc.begin;
+    int len = n->loc.end - n->loc.begin;
+    while (len > 0 && (src[len - 1] == ';' || src[len - 1] == ' '))
+      len--;
+    comment_text(E, arena_printf(E->a, "%.*s   (%s)", len, src, shape));
+    return;
+  }
+  const char *lhs;
+  if (E->grad_of[id] >= 0)
+    lhs = arena_printf(E->a, "dL/d%s", node(E, E->grad_of[id])->name);
+  else if (n->adjoint_of >= 0)
+    lhs = arena_printf(E->a, "dL/d%s", node(E, n->adjoint_of)->name);
+  else
+    lhs = E->cname[id];
+  char *text = print_to_string(E->g, id, lhs);
+  comment_text(E, arena_printf(E->a, "%s   (%s)", text, shape));
+  free(text);
+}
+
+/* ---- where results go ---- */
+
+/* "h[i] = " or "dW1[i] += ": the start of a store of element IDX of ID. */
+static const char *store(Emit *E, int id, const char *idx) {
+  if (E->grad_of[id] >= 0)
+    return arena_printf(E->a, "%s[%s] += ", E->grad_name[E->grad_of[id]], is_scalar(E, id) ? "0" : idx);
+  E->referenced[id] = true;
+  return arena_printf(E->a, "%s[%s] = ", E->cname[id], idx);
+}
+
+/* Declares the scalar ID where it is computed, unless it goes to a gradient. */
+static void declare_scalar(Emit *E, int id) {
+  if (E->grad_of[id] < 0)
+    emitf(E, "real %s;\n", E->cname[id]);
+}
+
+/* Sets the scalar ID to EXPR; forward values are kept for the backward pass. */
+static void set_scalar(Emit *E, int id, const char *expr) {
+  if (E->grad_of[id] >= 0) {
+    emitf(E, "%s[0] += %s;\n", E->grad_name[E->grad_of[id]], expr);
+    return;
+  }
+  emitf(E, "%s = %s;\n", E->cname[id], expr);
+  if (E->slot[id] >= 0)
+    emitf(E, "ws[%d] = %s;\n", E->slot[id], E->cname[id]);
+}
+
+static void open_loop(Emit *E, const char *var, long n) {
+  emitf(E, "for (int %s = 0; %s < %ld; %s++)", var, var, n, var);
+}
+
+/* ---- one materialized node: the emit column of ops.def ---- */
+
+typedef void EmitRule(Emit *E, int id);
+#define OP(kind, name, arity, shape, flags, scalar, deriv, emit) static EmitRule emit_##emit;
+#include "ops.def"
+#undef OP
+
+static EmitRule *const emit_rules[OP_COUNT] = {
+#define OP(kind, name, arity, shape, flags, scalar, deriv, emit) [kind] = emit_##emit,
+#include "ops.def"
+#undef OP
+};
+
+/* The loops of the product M; its result, or ROOT's with the product's
+   element standing in as 'acc', is stored at each element. */
+static void matmul_loops(Emit *E, int m, int root) {
+  const Node *n = node(E, m);
+  Shape sa = node(E, n->in[0])->shape, sb = node(E, n->in[1])->shape;
+  bool ta = n->trans & TRANS_A, tb = n->trans & TRANS_B;
+  long rows = sa.rank == 2 ? sa.dim[ta ? 1 : 0] : 1;
+  long inner = sa.rank == 2 ? sa.dim[ta ? 0 : 1] : sa.dim[0];
+  long cols = sb.rank == 2 ? sb.dim[tb ? 0 : 1] : 1;
+  const char *ai = sa.rank < 2 ? "k" : arena_printf(E->a, ta ? "k * %d + i" : "i * %d + k", sa.dim[1]);
+  const char *bi = sb.rank < 2 ? "k" : arena_printf(E->a, tb ? "j * %d + k" : "k * %d + j", sb.dim[1]);
+  const char *idx = sa.rank == 2 && sb.rank == 2 ? arena_printf(E->a, "i * %ld + j", cols)
+                    : sa.rank == 2                ? "i"
+                                                  : "j";
+  bool scalar = n->shape.rank == 0;
+  if (scalar)
+    declare_scalar(E, root);
+  int depth = 0;
+  if (sa.rank == 2) {
+    open_loop(E, "i", rows);
+    emitf(E, " {\n");
+    E->indent++, depth++;
+  }
+  if (sb.rank == 2) {
+    open_loop(E, "j", cols);
+    emitf(E, " {\n");
+    E->indent++, depth++;
+  }
+  if (scalar) {
+    emitf(E, "{\n");
+    E->indent++, depth++;
+  }
+  emitf(E, "real acc = 0;\n");
+  open_loop(E, "k", inner);
+  emitf(E, "\n");
+  E->indent++;
+  const char *a = ref(E, n->in[0], ai), *b = ref(E, n->in[1], bi);
+  emitf(E, "acc += %s * %s;\n", a, b);
+  E->indent--;
+  if (scalar) {
+    set_scalar(E, root, "acc");
+  } else if (root == m) {
+    emitf(E, "%sacc;\n", store(E, m, idx));
+  } else {
+    E->acc_node = m;
+    const char *value = expand(E, root, idx);
+    E->acc_node = -1;
+    emitf(E, "%s%s;\n", store(E, root, idx), value);
+  }
+  while (depth--) {
+    E->indent--;
+    emitf(E, "}\n");
+  }
+}
+
+/* Elementwise: one loop, the inlined operands written into its body. */
+static void emit_map(Emit *E, int id) {
+  if (E->fused[id] >= 0) {
+    matmul_loops(E, E->fused[id], id);
+    return;
+  }
+  if (is_scalar(E, id)) {
+    const char *value = expand(E, id, "0");
+    if (E->grad_of[id] >= 0) {
+      set_scalar(E, id, value);
+      return;
+    }
+    emitf(E, "real %s = %s;\n", E->cname[id], value);
+    if (E->slot[id] >= 0)
+      emitf(E, "ws[%d] = %s;\n", E->slot[id], E->cname[id]);
+    return;
+  }
+  open_loop(E, "i", size_of(E, id));
+  emitf(E, "\n");
+  E->indent++;
+  const char *value = expand(E, id, "i");
+  emitf(E, "%s%s;\n", store(E, id, "i"), value);
+  E->indent--;
+}
+
+static void emit_matmul(Emit *E, int id) { matmul_loops(E, id, id); }
+
+/* The sum of the op's scalar text over the elements, divided by their
+   number for a mean: sum, mean, dot, mse, bce, bce_logits. */
+static void emit_sum(Emit *E, int id) {
+  const Node *n = node(E, id);
+  long count = size_of(E, n->in[0]);
+  declare_scalar(E, id);
+  emitf(E, "{\n");
+  E->indent++;
+  emitf(E, "real acc = 0;\n");
+  open_loop(E, "i", count);
+  emitf(E, "\n");
+  E->indent++;
+  const char *a = ref(E, n->in[0], "i"), *b = n->in[1] >= 0 ? ref(E, n->in[1], "i") : NULL;
+  emitf(E, "acc += %s;\n", apply_op(E, n->op, a, b, "i"));
+  E->indent--;
+  bool mean = op_info[n->op].flags & OPF_MEAN;
+  set_scalar(E, id, mean ? arena_printf(E->a, "acc / %s", literal(E, (double)count)) : "acc");
+  E->indent--;
+  emitf(E, "}\n");
+}
+
+/* zmax = max(x), zsum = sum(exp(x - zmax)): the start of every stable softmax. */
+static void max_and_sum(Emit *E, int x) {
+  long count = size_of(E, x);
+  emitf(E, "real zmax = %s;\n", ref(E, x, "0"));
+  emitf(E, "for (int i = 1; i < %ld; i++)\n", count);
+  E->indent++;
+  emitf(E, "if (%s > zmax)\n", ref(E, x, "i"));
+  E->indent++;
+  emitf(E, "zmax = %s;\n", ref(E, x, "i"));
+  E->indent -= 2;
+  emitf(E, "real zsum = 0;\n");
+  open_loop(E, "i", count);
+  emitf(E, "\n");
+  E->indent++;
+  emitf(E, "zsum += exp(%s - zmax);\n", ref(E, x, "i"));
+  E->indent--;
+}
+
+/* logsumexp(x) = zmax + log(sum(exp(x - zmax))), zmax = max(x): never overflows. */
+static void emit_logsumexp(Emit *E, int id) {
+  declare_scalar(E, id);
+  emitf(E, "{\n");
+  E->indent++;
+  max_and_sum(E, node(E, id)->in[0]);
+  set_scalar(E, id, "zmax + log(zsum)");
+  E->indent--;
+  emitf(E, "}\n");
+}
+
+/* softmax(x) = exp(x - zmax) / zsum;  log_softmax(x) = x - (zmax + log(zsum)) */
+static void emit_softmax(Emit *E, int id) {
+  int x = node(E, id)->in[0];
+  emitf(E, "{\n");
+  E->indent++;
+  max_and_sum(E, x);
+  bool log_form = node(E, id)->op == OP_LOG_SOFTMAX;
+  if (log_form)
+    emitf(E, "real lse = zmax + log(zsum);\n");
+  open_loop(E, "i", size_of(E, id));
+  emitf(E, "\n");
+  E->indent++;
+  const char *xi = ref(E, x, "i");
+  if (log_form)
+    emitf(E, "%s%s - lse;\n", store(E, id, "i"), xi);
+  else
+    emitf(E, "%sexp(%s - zmax) / zsum;\n", store(E, id, "i"), xi);
+  E->indent -= 2;
+  emitf(E, "}\n");
+}
+
+static void emit_transpose(Emit *E, int id) {
+  int x = node(E, id)->in[0];
+  Shape s = node(E, x)->shape;
+  open_loop(E, "i", s.dim[0]);
+  emitf(E, "\n");
+  E->indent++;
+  open_loop(E, "j", s.dim[1]);
+  emitf(E, "\n");
+  E->indent++;
+  const char *v = ref(E, x, arena_printf(E->a, "i * %d + j", s.dim[1]));
+  emitf(E, "%s%s;\n", store(E, id, arena_printf(E->a, "j * %d + i", s.dim[0])), v);
+  E->indent -= 2;
+}
+
+/* outer(a, b)[i, j] = a[i] * b[j] */
+static void emit_outer(Emit *E, int id) {
+  const Node *n = node(E, id);
+  open_loop(E, "i", n->shape.dim[0]);
+  emitf(E, "\n");
+  E->indent++;
+  open_loop(E, "j", n->shape.dim[1]);
+  emitf(E, "\n");
+  E->indent++;
+  const char *a = ref(E, n->in[0], "i"), *b = ref(E, n->in[1], "j");
+  emitf(E, "%s%s * %s;\n", store(E, id, arena_printf(E->a, "i * %d + j", n->shape.dim[1])), a, b);
+  E->indent -= 2;
+}
+
+/* cross_entropy(z, c) = lse - z[c] for a class c, and -sum(t * (z - lse))
+   for a probability vector t, where lse = logsumexp(z). */
+static void emit_cross_entropy(Emit *E, int id) {
+  const Node *n = node(E, id);
+  int z = n->in[0], t = n->in[1];
+  declare_scalar(E, id);
+  emitf(E, "{\n");
+  E->indent++;
+  max_and_sum(E, z);
+  const Symbol *ts = node(E, t)->sym;
+  if (ts && ts->nclass) {
+    emitf(E, "int cls = (int)%s;\n", ref(E, t, "0"));
+    set_scalar(E, id, arena_printf(E->a, "cls >= 0 && cls < %d ? zmax + log(zsum) - %s : NAN", ts->nclass,
+                                   ref(E, z, "cls")));
+  } else {
+    emitf(E, "real lse = zmax + log(zsum), acc = 0;\n");
+    open_loop(E, "i", size_of(E, z));
+    emitf(E, "\n");
+    E->indent++;
+    emitf(E, "acc += %s * (%s - lse);\n", ref(E, t, "i"), ref(E, z, "i"));
+    E->indent--;
+    set_scalar(E, id, "-acc");
+  }
+  E->indent--;
+  emitf(E, "}\n");
+}
+
+/* ---- functions ---- */
+
+/* Where leaf ID's values start within params, in or tg. */
+static long leaf_offset(const Emit *E, int id) {
+  const Program *p = E->g->program;
+  const Symbol *sym = node(E, id)->sym;
+  long off = 0;
+  for (int i = 0; i < sym->index; i++)
+    if (p->syms[i]->kind == sym->kind)
+      off += p->syms[i]->nclass ? 1 : shape_size(p->syms[i]->shape);
+  return off;
+}
+
+static const char *leaf_base(int op) {
+  return op == LEAF_PARAM ? "params" : op == LEAF_INPUT ? "in" : "tg";
+}
+
+/* Declarations of what the body just written referenced, by kind of place. */
+static void declare_leaves(Emit *E, FILE *out, bool targets) {
+  for (int id = 0; id < E->g->n; id++) {
+    const Node *n = node(E, id);
+    if (!E->referenced[id] || !is_leaf(E, id) || n->op == LEAF_CONST || (n->op == LEAF_TARGET) != targets)
+      continue;
+    if (is_scalar(E, id))
+      fprintf(out, "  const real %s = %s[%ld];\n", E->cname[id], leaf_base(n->op), leaf_offset(E, id));
+    else
+      fprintf(out, "  const real *%s = %s + %ld;\n", E->cname[id], leaf_base(n->op), leaf_offset(E, id));
+  }
+}
+
+/* Forward values kept in ws, as read by the backward pass and outputs. */
+static void declare_saved(Emit *E, FILE *out) {
+  for (int id = 0; id < E->g->nforward; id++) {
+    if (!E->referenced[id] || is_leaf(E, id) || E->slot[id] < 0)
+      continue;
+    if (is_scalar(E, id))
+      fprintf(out, "  const real %s = ws[%d];\n", E->cname[id], E->slot[id]);
+    else
+      fprintf(out, "  const real *%s = ws + %d;\n", E->cname[id], E->slot[id]);
+  }
+}
+
+/* Tensors that the body writes to ws. */
+static void declare_written(Emit *E, FILE *out, Phase ph) {
+  for (int id = 0; id < E->g->n; id++)
+    if (E->referenced[id] && !is_leaf(E, id) && E->slot[id] >= 0 && !is_scalar(E, id) && phase(E, id) == ph)
+      fprintf(out, "  real *%s = ws + %d;\n", E->cname[id], E->slot[id]);
+}
+
+static void begin_body(Emit *E, char **buf, size_t *size) {
+  memset(E->referenced, 0, sizeof(bool) * (size_t)E->g->n);
+  E->out = open_memstream(buf, size);
+  E->indent = 1;
+  E->at_line_start = true;
+}
+
+static void emit_node(Emit *E, int id) {
+  comment_node(E, id);
+  emit_rules[node(E, id)->op](E, id);
+}
+
+static bool emitted_here(const Emit *E, int id) {
+  return E->live[id] && !is_leaf(E, id) && E->mat[id];
+}
+
+static bool any_referenced(const Emit *E, int kind) {
+  for (int id = 0; id < E->g->n; id++)
+    if (E->referenced[id] && node(E, id)->op == kind)
+      return true;
+  return false;
+}
+
+static char *forward_body(Emit *E) {
+  char *body, *rest;
+  size_t size, rest_size;
+  /* Values that need no target first: P_forward without targets stops after them. */
+  begin_body(E, &body, &size);
+  for (int id = 0; id < E->g->nforward; id++)
+    if (emitted_here(E, id) && !E->target_dep[id])
+      emit_node(E, id);
+  fclose(E->out);
+  bool *first_refs = arena_array(E->a, bool, E->g->n);
+  memcpy(first_refs, E->referenced, sizeof(bool) * (size_t)E->g->n);
+
+  begin_body(E, &rest, &rest_size);
+  for (int id = 0; id < E->g->nforward; id++)
+    if (emitted_here(E, id) && E->target_dep[id])
+      emit_node(E, id);
+  emitf(E, "return %s;\n", ref(E, E->g->loss, "0"));
+  fclose(E->out);
+  bool *targets = arena_array(E->a, bool, E->g->n);
+  memcpy(targets, E->referenced, sizeof(bool) * (size_t)E->g->n);
+  for (int id = 0; id < E->g->n; id++)
+    E->referenced[id] = E->referenced[id] || first_refs[id];
+
+  char *text;
+  size_t text_size;
+  FILE *out = open_memstream(&text, &text_size);
+  bool needs_tg = E->target_dep[E->g->loss];
+  if (!any_referenced(E, LEAF_PARAM))
+    fputs("  (void)params;\n", out);
+  if (!any_referenced(E, LEAF_INPUT))
+    fputs("  (void)in;\n", out);
+  if (!needs_tg)
+    fputs("  (void)tg;\n", out);
+  declare_leaves(E, out, false);
+  declare_written(E, out, FWD);
+  fputs(body, out);
+  if (needs_tg) {
+    fputs("  if (!tg)\n    return 0;\n", out);
+    memcpy(E->referenced, targets, sizeof(bool) * (size_t)E->g->n);
+    declare_leaves(E, out, true);
+  }
+  fputs(rest, out);
+  fclose(out);
+  free(body);
+  free(rest);
+  return text;
+}
+
+static char *outputs_body(Emit *E) {
+  char *body;
+  size_t size;
+  begin_body(E, &body, &size);
+  long off = 0;
+  for (int k = 0; k < E->g->noutputs; k++) {
+    int id = E->g->outputs[k];
+    emitf(E, "/* output %s */\n", E->g->program->outputs[k]->name);
+    if (is_scalar(E, id)) {
+      emitf(E, "out[%ld] = %s;\n", off, ref(E, id, "0"));
+    } else {
+      open_loop(E, "i", size_of(E, id));
+      emitf(E, "\n");
+      E->indent++;
+      emitf(E, "out[%ld + i] = %s;\n", off, ref(E, id, "i"));
+      E->indent--;
+    }
+    off += size_of(E, id);
+  }
+  fclose(E->out);
+  char *text;
+  size_t text_size;
+  FILE *out = open_memstream(&text, &text_size);
+  fputs("  (void)params, (void)in, (void)ws, (void)out;\n", out);
+  declare_leaves(E, out, false);
+  declare_saved(E, out);
+  fputs(body, out);
+  fclose(out);
+  free(body);
+  return text;
+}
+
+static char *backward_body(Emit *E) {
+  const Graph *g = E->g;
+  const Backward *bw = E->bw;
+  char *body;
+  size_t size;
+  begin_body(E, &body, &size);
+  bool *grad_written = arena_array(E->a, bool, g->n);
+  for (int id = g->nforward; id < g->n; id++)
+    if (emitted_here(E, id)) {
+      emit_node(E, id);
+      if (E->grad_of[id] >= 0)
+        grad_written[E->grad_of[id]] = true;
+    }
+  /* Gradients that are values computed for something else too. */
+  for (int w = 0; w < bw->nwrt; w++) {
+    int leaf = bw->wrt[w], adj = bw->adjoint[leaf];
+    if (adj < 0 || (adj < g->n && E->grad_of[adj] == leaf))
+      continue;
+    grad_written[leaf] = true;
+    char *formula = print_to_string(g, adj, arena_printf(E->a, "dL/d%s", node(E, leaf)->name));
+    char shape[SHAPE_STR_MAX];
+    comment_text(E, arena_printf(E->a, "%s   (%s)", formula, shape_str(node(E, leaf)->shape, shape)));
+    free(formula);
+    if (is_scalar(E, leaf)) {
+      emitf(E, "%s[0] += %s;\n", E->grad_name[leaf], ref(E, adj, "0"));
+    } else {
+      open_loop(E, "i", size_of(E, leaf));
+      emitf(E, "\n");
+      E->indent++;
+      emitf(E, "%s[i] += %s;\n", E->grad_name[leaf], ref(E, adj, "i"));
+      E->indent--;
+    }
+  }
+  fclose(E->out);
+
+  char *text;
+  size_t text_size;
+  FILE *out = open_memstream(&text, &text_size);
+  fputs("  (void)params, (void)in, (void)tg, (void)ws, (void)grads;\n", out);
+  declare_leaves(E, out, false);
+  declare_leaves(E, out, true);
+  declare_saved(E, out);
+  declare_written(E, out, BWD);
+  for (int w = 0; w < bw->nwrt; w++) {
+    int leaf = bw->wrt[w];
+    if (grad_written[leaf])
+      fprintf(out, "  real *%s = %s + %ld;\n", E->grad_name[leaf], node(E, leaf)->op == LEAF_PARAM ? "grads" : "din",
+              leaf_offset(E, leaf));
+  }
+  fputs(body, out);
+  fclose(out);
+  free(body);
+  return text;
+}
+
+/* ---- the fixed parts ---- */
+
+static char *helpers_block(Emit *E) {
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  fputs("/* ---- elementwise operations that read an operand more than once ---- */\n", out);
+  for (int op = 0; op < OP_COUNT; op++) {
+    if (!E->helper_used[op])
+      continue;
+    const char *scalar = op_info[op].scalar;
+    fprintf(out, "static inline real nc_%s(real a", helper_name(op));
+    if (op_info[op].arity == 2)
+      fputs(", real b", out);
+    if (count_uses_in(scalar, 'i'))
+      fputs(", long i", out);
+    fprintf(out, ") { return %s; }\n", scalar);
+  }
+  if (E->o->input_grads)
+    fprintf(out,
+            "\n/* %s_grad has nowhere to put the inputs' gradients: they go to scratch. */\n"
+            "static real *input_grad_scratch(real *ws) {\n"
+            "  memset(ws + WS_SIZE - %s_INPUT_SIZE, 0, sizeof(real) * %s_INPUT_SIZE);\n"
+            "  return ws + WS_SIZE - %s_INPUT_SIZE;\n"
+            "}\n",
+            E->o->prefix, E->o->prefix, E->o->prefix, E->o->prefix);
+  fclose(out);
+  return text;
+}
+
+static char *param_info_block(Emit *E) {
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  const Program *p = E->g->program;
+  long off = 0;
+  int count = 0;
+  for (int i = 0; i < p->nsyms; i++) {
+    const Symbol *s = p->syms[i];
+    if (s->kind != SYM_PARAM)
+      continue;
+    fprintf(out, "  {\"%s\", %d, {%d, %d, %d, %d}, %ld, %ld},\n", s->name, s->shape.rank, s->shape.dim[0],
+            s->shape.dim[1], s->shape.dim[2], s->shape.dim[3], off, shape_size(s->shape));
+    off += shape_size(s->shape);
+    count++;
+  }
+  if (count == 0)
+    fputs("  {NULL, 0, {0, 0, 0, 0}, 0, 0}, /* no params: C has no empty arrays */\n", out);
+  fclose(out);
+  return text;
+}
+
+static void fans(Shape s, double *fan_in, double *fan_out) {
+  double field = 1;
+  for (int i = 2; i < s.rank; i++)
+    field *= s.dim[i];
+  *fan_in = s.dim[1] * field;
+  *fan_out = s.dim[0] * field;
+}
+
+static char *init_block(Emit *E) {
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  const Program *p = E->g->program;
+  long off = 0;
+  for (int i = 0; i < p->nsyms; i++) {
+    const Symbol *s = p->syms[i];
+    if (s->kind != SYM_PARAM)
+      continue;
+    long n = shape_size(s->shape);
+    double fan_in = 1, fan_out = 1;
+    if (s->shape.rank >= 2)
+      fans(s->shape, &fan_in, &fan_out);
+    Init init = s->init;
+    switch (init.kind) {
+    case INIT_VALUE:
+      fprintf(out, "  fill_value(params + %ld, %ld, %.17g); /* %s */\n", off, n, init.a, s->name);
+      break;
+    case INIT_UNIFORM:
+      fprintf(out, "  fill_uniform(params + %ld, %ld, %.17g, %.17g, &state); /* %s */\n", off, n, init.a, init.b,
+              s->name);
+      break;
+    case INIT_NORMAL:
+      fprintf(out, "  fill_normal(params + %ld, %ld, %.17g, %.17g, &state); /* %s */\n", off, n, init.a, init.b,
+              s->name);
+      break;
+    case INIT_XAVIER: {
+      double limit = sqrt(6.0 / (fan_in + fan_out));
+      fprintf(out, "  fill_uniform(params + %ld, %ld, %.17g, %.17g, &state); /* %s: xavier, sqrt(6 / (%g + %g)) */\n",
+              off, n, -limit, limit, s->name, fan_in, fan_out);
+      break;
+    }
+    case INIT_HE:
+      fprintf(out, "  fill_normal(params + %ld, %ld, 0, %.17g, &state); /* %s: he, sqrt(2 / %g) */\n", off, n,
+              sqrt(2.0 / fan_in), s->name, fan_in);
+      break;
+    }
+    off += n;
+  }
+  fclose(out);
+  return text;
+}
+
+/* Copies TEMPLATE to OUT, filling {{VALUE}} slots and block slots, a line
+   of their own: slash-star-@@ NAME @@-star-slash. */
+void emit_template(const char *name, const Slot *slots, int nslots, FILE *out) {
+  const char *t = template_text(name);
+  if (!t)
+    fatal("missing template '%s'", name);
+  while (*t) {
+    const char *eol = strchr(t, '\n');
+    size_t len = eol ? (size_t)(eol - t) + 1 : strlen(t);
+    const char *block = strstr(t, "/*@@ ");
+    if (block && block < t + len) {
+      const char *end = strstr(block, " @@*/");
+      int k;
+      for (k = 0; k < nslots; k++)
+        if (end && strlen(slots[k].name) == (size_t)(end - block - 5) &&
+            strncmp(slots[k].name, block + 5, (size_t)(end - block - 5)) == 0)
+          break;
+      if (k == nslots)
+        fatal("template '%s': unknown slot '%.*s'", name, (int)(len - 1), t);
+      fputs(slots[k].text, out);
+      t += len;
+      continue;
+    }
+    for (const char *p = t; p < t + len; p++) {
+      if (p[0] == '{' && p[1] == '{') {
+        const char *end = strstr(p, "}}");
+        int k;
+        for (k = 0; k < nslots; k++)
+          if (end && strlen(slots[k].name) == (size_t)(end - p - 2) &&
+              strncmp(slots[k].name, p + 2, (size_t)(end - p - 2)) == 0)
+            break;
+        if (k == nslots)
+          fatal("template '%s': unknown slot '%.20s'", name, p);
+        fputs(slots[k].text, out);
+        p = end + 1;
+        continue;
+      }
+      fputc(*p, out);
+    }
+    t += len;
+  }
+}
+
+static uint64_t fnv1a(const char *s, int len) {
+  uint64_t h = 0xcbf29ce484222325u;
+  for (int i = 0; i < len; i++)
+    h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+  return h;
+}
+
+/* ---- the model ---- */
+
+static void analyse(Emit *E) {
+  const Graph *g = E->g;
+  const Backward *bw = E->bw;
+  int nroots = 0;
+  int *roots = arena_array(E->a, int, 1 + g->noutputs + bw->nwrt);
+  roots[nroots++] = g->loss;
+  for (int i = 0; i < g->noutputs; i++)
+    roots[nroots++] = g->outputs[i];
+  for (int i = 0; i < bw->nwrt; i++)
+    roots[nroots++] = bw->adjoint[bw->wrt[i]];
+  int n = g->n;
+  E->live = graph_live(g, roots, nroots);
+  E->uses = arena_array(E->a, int, n);
+  E->user = arena_array(E->a, int, n);
+  E->mat = arena_array(E->a, bool, n);
+  E->fused = arena_array(E->a, int, n);
+  E->is_fused = arena_array(E->a, bool, n);
+  E->grad_of = arena_array(E->a, int, n);
+  E->slot = arena_array(E->a, int, n);
+  E->target_dep = arena_array(E->a, bool, n);
+  E->read_later = arena_array(E->a, bool, n);
+  E->cname = arena_array(E->a, const char *, n);
+  E->grad_name = arena_array(E->a, const char *, n);
+  E->referenced = arena_array(E->a, bool, n);
+  for (int id = 0; id < n; id++)
+    E->grad_of[id] = -1;
+  E->acc_node = -1;
+  count_uses(E, roots, nroots);
+  decide_materialized(E);
+  decide_fusion(E);
+  mark_target_dependence(E);
+  mark_read_later(E);
+  assign_places(E);
+}
+
+static long symbols_size(const Program *p, SymKind kind) {
+  long n = 0;
+  for (int i = 0; i < p->nsyms; i++)
+    if (p->syms[i]->kind == kind)
+      n += p->syms[i]->nclass ? 1 : shape_size(p->syms[i]->shape);
+  return n;
+}
+
+static long outputs_size(const Program *p) {
+  long n = 0;
+  for (int i = 0; i < p->noutputs; i++)
+    n += shape_size(p->outputs[i]->shape);
+  return n;
+}
+
+static char *input_grads_api(const Emit *E, bool impl) {
+  const char *P = E->o->prefix;
+  if (!E->o->input_grads)
+    return arena_strdup(E->a, "");
+  if (!impl)
+    return arena_printf(E->a,
+                        "\n/* As %s_grad, and also writes input_grads (batch x %s_INPUT_SIZE) with\n"
+                        "   d(mean loss)/d(inputs). */\n"
+                        "%s_real %s_grad_inputs(const %s_real *params, int batch, const %s_real *inputs,\n"
+                        "                     const %s_real *targets, %s_real *grads, %s_real *input_grads,\n"
+                        "                     void *workspace);\n",
+                        P, P, P, P, P, P, P, P, P);
+  return arena_printf(
+      E->a,
+      "\nreal %s_grad_inputs(const real *params, int batch, const real *inputs, const real *targets, real *grads,\n"
+      "                   real *input_grads, void *workspace) {\n"
+      "  real *ws = (real *)workspace;\n"
+      "  real total = 0;\n"
+      "  memset(grads, 0, sizeof(real) * %s_NUM_PARAMS);\n"
+      "  memset(input_grads, 0, sizeof(real) * (size_t)(batch > 0 ? batch : 0) * %s_INPUT_SIZE);\n"
+      "  for (int b = 0; b < batch; b++) {\n"
+      "    const real *in = inputs + (size_t)b * %s_INPUT_SIZE;\n"
+      "    const real *tg = targets + (size_t)b * %s_TARGET_SIZE;\n"
+      "    total += forward(params, in, tg, ws);\n"
+      "    backward(params, in, tg, ws, grads, input_grads + (size_t)b * %s_INPUT_SIZE);\n"
+      "  }\n"
+      "  if (batch <= 0)\n"
+      "    return 0;\n"
+      "  for (int i = 0; i < %s_NUM_PARAMS; i++)\n"
+      "    grads[i] /= (real)batch;\n"
+      "  for (size_t i = 0; i < (size_t)batch * %s_INPUT_SIZE; i++)\n"
+      "    input_grads[i] /= (real)batch;\n"
+      "  return total / (real)batch;\n"
+      "}\n",
+      P, P, P, P, P, P, P, P);
+}
+
+static int count_params(const Program *p) {
+  int n = 0;
+  for (int i = 0; i < p->nsyms; i++)
+    n += p->syms[i]->kind == SYM_PARAM;
+  return n;
+}
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
+void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *h, FILE *c, EmitStats *stats) {
+  Arena arena;
+  arena_init(&arena);
+  Emit E = {.g = g, .bw = bw, .o = o, .a = &arena};
+  analyse(&E);
+  /* Bodies first: they decide which helpers exist. */
+  char *forward = forward_body(&E);
+  char *outputs = outputs_body(&E);
+  char *backward = backward_body(&E);
+  char *helpers = helpers_block(&E);
+  char *params = param_info_block(&E);
+  char *init = init_block(&E);
+  const Program *p = g->program;
+  const char *P = o->prefix;
+  int din = o->input_grads ? (int)symbols_size(p, SYM_INPUT) : 0;
+  char hash[32], flags[128];
+  snprintf(hash, sizeof hash, "%016llx", (unsigned long long)fnv1a(o->source_text, o->source_len));
+  snprintf(flags, sizeof flags, "--prefix %s%s%s", P, o->dbl ? " --double" : "", o->input_grads ? " --input-grads" : "");
+  char *guard = arena_printf(&arena, "%s_H", P);
+  for (char *q = guard; *q; q++)
+    if (*q >= 'a' && *q <= 'z')
+      *q = (char)(*q - 'a' + 'A');
+  Slot slots[] = {
+      {"VERSION", NETC_VERSION},
+      {"SOURCE", o->source_name},
+      {"HASH", hash},
+      {"FLAGS", flags},
+      {"GUARD", guard},
+      {"P", P},
+      {"REAL", real_name(&E)},
+      {"NUM_PARAMS", arena_printf(&arena, "%ld", symbols_size(p, SYM_PARAM))},
+      {"INPUT_SIZE", arena_printf(&arena, "%ld", symbols_size(p, SYM_INPUT))},
+      {"TARGET_SIZE", arena_printf(&arena, "%ld", symbols_size(p, SYM_TARGET))},
+      {"OUTPUT_SIZE", arena_printf(&arena, "%ld", outputs_size(p))},
+      {"NUM_PARAM_TENSORS", arena_printf(&arena, "%d", count_params(p))},
+      {"WS_FORWARD", arena_printf(&arena, "%d", E.ws_forward)},
+      {"WS_SIZE", arena_printf(&arena, "%d", E.ws_size + din)},
+      {"DIN_PARAM", o->input_grads ? ", real *din" : ""},
+      {"DIN_SCRATCH", o->input_grads ? ", input_grad_scratch(ws)" : ""},
+      {"EXTRA_API", input_grads_api(&E, false)},
+      {"EXTRA_IMPL", input_grads_api(&E, true)},
+      {"HELPERS", helpers},
+      {"PARAM_INFO", params},
+      {"INIT", init},
+      {"FORWARD", forward},
+      {"OUTPUTS", outputs},
+      {"BACKWARD", backward},
+  };
+  int nslots = (int)(sizeof slots / sizeof slots[0]);
+  emit_template("model.h", slots, nslots, h);
+  char *text;
+  size_t size;
+  FILE *mem = open_memstream(&text, &size);
+  emit_template("model.c", slots, nslots, mem);
+  fclose(mem);
+  fputs(text, c);
+  if (stats) {
+    stats->lines = count_lines(text);
+    stats->temporaries = E.temporaries;
+    stats->workspace_bytes = (size_t)(E.ws_size + din) * (o->dbl ? sizeof(double) : sizeof(float));
+  }
+  free(text);
+  free(forward), free(outputs), free(backward), free(helpers), free(params), free(init);
+  arena_free(&arena);
+}
+
+static FILE *open_output(const char *dir, const char *name, const char *ext, FILE *err, char *path, size_t size) {
+  snprintf(path, size, "%s/%s%s", dir, name, ext);
+  FILE *f = fopen(path, "w");
+  if (!f)
+    fprintf(err, "netc: error: cannot write '%s': %s\n", path, strerror(errno));
+  return f;
+}
+
+static bool close_output(FILE *f, const char *path, FILE *err) {
+  if (fclose(f) == 0)
+    return true;
+  fprintf(err, "netc: error: cannot write '%s': %s\n", path, strerror(errno));
+  return false;
+}
+
+bool emit_files(const Graph *g, const Backward *bw, const EmitOptions *o, const char *dir, EmitStats *stats,
+                FILE *err) {
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    fprintf(err, "netc: error: cannot create '%s': %s\n", dir, strerror(errno));
+    return false;
+  }
+  char hpath[4096], cpath[4096];
+  FILE *h = open_output(dir, o->prefix, ".h", err, hpath, sizeof hpath);
+  if (!h)
+    return false;
+  FILE *c = open_output(dir, o->prefix, ".c", err, cpath, sizeof cpath);
+  if (!c) {
+    fclose(h);
+    return false;
+  }
+  emit_model(g, bw, o, h, c, stats);
+  bool ok = close_output(h, hpath, err);
+  return close_output(c, cpath, err) && ok;
+}

@@ -1,0 +1,44 @@
+/* emit.h: C source for a model's forward and backward passes. */
+#ifndef NETC_EMIT_H
+#define NETC_EMIT_H
+
+#include <stdio.h>
+
+#include "diff.h"
+
+typedef struct {
+  const char *prefix;      /* of every public name: P_forward, P_real */
+  bool dbl;                /* double instead of float */
+  bool input_grads;        /* also P_grad_inputs */
+  const char *source_name; /* the .net file, as named in the header comment */
+  const char *source_text; /* for the hash and the statements quoted in comments */
+  int source_len;
+} EmitOptions;
+
+typedef struct {
+  int lines;      /* of the .c file */
+  int temporaries; /* values kept in the workspace or in locals */
+  size_t workspace_bytes; /* per example */
+} EmitStats;
+
+/* Writes the header to H and the implementation to C. */
+void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *h, FILE *c, EmitStats *stats);
+
+/* Writes DIR/P.h and DIR/P.c, making DIR if needed; false after an
+   error, reported to ERR. */
+bool emit_files(const Graph *g, const Backward *bw, const EmitOptions *o, const char *dir, EmitStats *stats,
+                FILE *err);
+
+/* A slot of a template: {{NAME}} in a line, or a whole line holding
+   slash-star-@@ NAME @@-star-slash, replaced by TEXT. */
+typedef struct {
+  const char *name, *text;
+} Slot;
+
+/* Writes the template NAME with its slots filled; an unknown slot is a bug. */
+void emit_template(const char *name, const Slot *slots, int nslots, FILE *out);
+
+/* The fixed parts of emitted files (templates/), built into netc. */
+const char *template_text(const char *name);
+
+#endif
