@@ -39,7 +39,8 @@ static const char usage[] =
     "  --version             show netc's version\n"
     "\n"
     "gradcheck compiles with $CC (default cc).\n"
-    "Exit status: 0 success, 1 errors in the model (or a failed check), 2 bad usage.\n";
+    "Exit status: 0 success, 1 errors in the model, 2 bad usage; gradcheck: 1 also\n"
+    "when a gradient is out of tolerance.\n";
 
 typedef struct {
   const char *cmd, *path, *outdir, *prefix;
@@ -167,8 +168,12 @@ static int parse_args(int argc, char **argv, const Command *c, Options *o, FILE 
       o->path = arg;
       continue;
     }
-    if (!takes(c, arg))
-      return usage_error(err, "'%s' does not take the option '%s'", c->name, arg);
+    if (!takes(c, arg)) {
+      for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (takes(&commands[k], arg))
+          return usage_error(err, "'%s' does not take the option '%s'", c->name, arg);
+      return usage_error(err, "unknown option '%s'", arg);
+    }
     if (strcmp(arg, "--double") == 0)
       o->dbl = true;
     else if (strcmp(arg, "--input-grads") == 0)

@@ -192,7 +192,7 @@ static void shape_every_op_covered(void **state) {
   for (int op = 0; op < OP_COUNT; op++) {
     const OpInfo *info = &op_info[op];
     bool elementwise_call = (info->flags & OPF_CALL) && (info->flags & OPF_ELEMWISE) && info->arity == 1;
-    bool found = elementwise_call;
+    bool found = elementwise_call || (info->flags & OPF_INTERNAL); /* never written in a model */
     for (size_t i = 0; i < sizeof shape_cases / sizeof shape_cases[0]; i++)
       found |= shape_cases[i].op == (OpKind)op;
     if (!found)
