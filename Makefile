@@ -12,7 +12,7 @@ ifeq ($(SAN),1)
   CFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
   LDFLAGS += -fsanitize=address,undefined
 endif
-CPPFLAGS += -Isrc -I$(BUILD) -MMD -MP -D_POSIX_C_SOURCE=200809L
+CPPFLAGS += -Isrc -I$(BUILD) -I$(BUILD)/gen -MMD -MP -D_POSIX_C_SOURCE=200809L
 LDLIBS += -lm
 
 # Flex and bison output is not ours to fix: fewer warnings there.
@@ -22,8 +22,11 @@ LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o) $(BUILD)/parser.o $(BUILD)/lexer.o $(BUILD)/templates.o
 TEMPLATES := $(sort $(wildcard templates/*.c templates/*.h templates/*.mk))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+EXAMPLES := $(wildcard examples/*.net)
+# Models compiled by netc at build time and linked into test_models.
+TEST_MODELS := $(patsubst tests/models/%.net,$(BUILD)/gen/%.o,$(wildcard tests/models/*.net))
 
-.PHONY: all test check clean update-golden deps
+.PHONY: all test check clean update-golden deps generated
 all: $(BUILD)/netc
 
 # ---- tools: a fresh Debian machine needs nothing but make ----
@@ -97,6 +100,30 @@ $(BUILD)/tests/%.o: tests/unit/%.c $(BUILD)/parser.h
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# ---- models compiled by netc, for the tests that run them ----
+
+$(BUILD)/gen/%.c: tests/models/%.net $(BUILD)/netc
+	@mkdir -p $(BUILD)/gen
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --prefix $*
+
+$(BUILD)/gen/%.h: $(BUILD)/gen/%.c
+	@test -f $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra -pedantic -Werror -c -o $@ $<
+
+$(BUILD)/tests/test_models.o: $(TEST_MODELS:.o=.h)
+$(BUILD)/tests/test_models: $(BUILD)/tests/test_models.o $(TEST_MODELS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# generated/ holds what netc makes of each example; a test fails when it is stale.
+generated: $(BUILD)/netc
+	@for f in $(EXAMPLES); do \
+	  n=$$(basename $$f .net); \
+	  $(BUILD)/netc compile $$f -o generated/$$n || exit 1; \
+	  echo "generated/$$n"; \
+	done
 
 test: $(BUILD)/netc $(UNIT_TESTS)
 	@status=0; for t in $(UNIT_TESTS); do $$t || status=1; done; exit $$status

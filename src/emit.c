@@ -815,11 +815,35 @@ static bool emitted_here(const Emit *E, int id) {
   return E->live[id] && !is_leaf(E, id) && E->mat[id];
 }
 
-static bool any_referenced(const Emit *E, int kind) {
-  for (int id = 0; id < E->g->n; id++)
-    if (E->referenced[id] && node(E, id)->op == kind)
+static bool mentions(const char *text, const char *word, size_t len) {
+  for (const char *p = text; (p = strstr(p, word)); p++)
+    if ((p == text || !ident_char(p[-1])) && !ident_char(p[len]))
       return true;
   return false;
+}
+
+/* BODY, after a line that voids the function's PARAMS (space-separated)
+   that BODY never names, so every model compiles without warnings. */
+static char *void_unused(Emit *E, char *body, const char *params) {
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  bool any = false;
+  for (const char *p = params; *p;) {
+    size_t len = strcspn(p, " ");
+    char *word = arena_strndup(E->a, p, len);
+    if (!mentions(body, word, len)) {
+      fprintf(out, any ? ", (void)%s" : "  (void)%s", word);
+      any = true;
+    }
+    p += len + (p[len] == ' ');
+  }
+  if (any)
+    fputs(";\n", out);
+  fputs(body, out);
+  fclose(out);
+  free(body);
+  return text;
 }
 
 static char *forward_body(Emit *E) {
@@ -849,12 +873,6 @@ static char *forward_body(Emit *E) {
   size_t text_size;
   FILE *out = open_memstream(&text, &text_size);
   bool needs_tg = E->target_dep[E->g->loss];
-  if (!any_referenced(E, LEAF_PARAM))
-    fputs("  (void)params;\n", out);
-  if (!any_referenced(E, LEAF_INPUT))
-    fputs("  (void)in;\n", out);
-  if (!needs_tg)
-    fputs("  (void)tg;\n", out);
   declare_leaves(E, out, false);
   declare_written(E, out, FWD);
   fputs(body, out);
@@ -867,7 +885,7 @@ static char *forward_body(Emit *E) {
   fclose(out);
   free(body);
   free(rest);
-  return text;
+  return void_unused(E, text, "params in tg ws");
 }
 
 static char *outputs_body(Emit *E) {
@@ -893,13 +911,12 @@ static char *outputs_body(Emit *E) {
   char *text;
   size_t text_size;
   FILE *out = open_memstream(&text, &text_size);
-  fputs("  (void)params, (void)in, (void)ws, (void)out;\n", out);
   declare_leaves(E, out, false);
   declare_saved(E, out);
   fputs(body, out);
   fclose(out);
   free(body);
-  return text;
+  return void_unused(E, text, "params in ws out");
 }
 
 static char *backward_body(Emit *E) {
@@ -940,7 +957,6 @@ static char *backward_body(Emit *E) {
   char *text;
   size_t text_size;
   FILE *out = open_memstream(&text, &text_size);
-  fputs("  (void)params, (void)in, (void)tg, (void)ws, (void)grads;\n", out);
   declare_leaves(E, out, false);
   declare_leaves(E, out, true);
   declare_saved(E, out);
@@ -954,7 +970,7 @@ static char *backward_body(Emit *E) {
   fputs(body, out);
   fclose(out);
   free(body);
-  return text;
+  return void_unused(E, text, E->o->input_grads ? "params in tg ws grads din" : "params in tg ws grads");
 }
 
 /* ---- the fixed parts ---- */

@@ -36,6 +36,8 @@ static Shape infer_shape(const Graph *g, const Node *n) {
     return (Shape){2, {a.dim[0], b.dim[0]}};
   case OP_ONEHOT:
     return (Shape){1, {g->nodes[n->in[0]].sym->nclass}};
+  case OP_BROADCAST:
+    return n->shape; /* given by its maker */
   case OP_SOFTMAX:
   case OP_LOG_SOFTMAX:
     return a;

@@ -1,0 +1,203 @@
+/* test_models.c: code that netc generated at build time from
+   tests/models/ (in double, with --input-grads), linked in and run: the
+   worked examples of backpropagation, and the promises of the API. */
+#include "harness.h"
+
+#include <math.h>
+
+#include "classifier.h"
+#include "neuron.h"
+#include "sigmoid_neuron.h"
+
+static void assert_close(double actual, double expected, double tol) {
+  if (!(fabs(actual - expected) <= tol))
+    fail_msg("%.17g differs from %.17g by more than %g", actual, expected, tol);
+}
+
+/* ---- the worked example: one weight, identity activation, squared error ---- */
+
+/* x = 1, W = 0.5, b = 0, y = 0: z = 0.5, loss 0.25, dL/dz = 2 (z - y) = 1,
+   dL/dW = dL/dz * x = 1, dL/db = 1; SGD with lr 0.1 takes W to 0.4. */
+static void neuron_worked_example(void **state) {
+  (void)state;
+  double params[neuron_NUM_PARAMS], grads[neuron_NUM_PARAMS];
+  double ws[8];
+  assert_true(neuron_workspace_size(1) <= sizeof ws);
+  neuron_init(params, 1);
+  assert_close(params[0], 0.5, 0); /* param W = 0.5 */
+  assert_close(params[1], 0, 0);   /* param b = 0 */
+  const double x = 1, y = 0;
+  assert_close(neuron_forward(params, 1, &x, &y, NULL, ws), 0.25, 1e-15);
+  double loss = neuron_grad(params, 1, &x, &y, grads, ws);
+  assert_close(loss, 0.25, 1e-15);
+  assert_close(grads[0], 1.0, 1e-15); /* dL/dW */
+  assert_close(grads[1], 1.0, 1e-15); /* dL/db */
+  const double lr = 0.1;
+  for (int i = 0; i < neuron_NUM_PARAMS; i++)
+    params[i] -= lr * grads[i];
+  assert_close(params[0], 0.4, 1e-15);
+  assert_close(params[1], -0.1, 1e-15);
+}
+
+/* d(mean loss)/dx = dL/dz * W = 0.5, from P_grad_inputs. */
+static void neuron_input_gradient(void **state) {
+  (void)state;
+  double params[] = {0.5, 0}, grads[2], dx, ws[8];
+  const double x = 1, y = 0;
+  assert_close(neuron_grad_inputs(params, 1, &x, &y, grads, &dx, ws), 0.25, 1e-15);
+  assert_close(dx, 0.5, 1e-15);
+  assert_close(grads[0], 1.0, 1e-15);
+}
+
+/* The batch's loss and gradient are means over its examples. */
+static void neuron_batch_mean(void **state) {
+  (void)state;
+  double params[] = {0.5, 0}, grads[2], ws[8];
+  const double x[] = {1, 2}, y[] = {0, 3};
+  /* z = 0.5, 1: losses 0.25 and 4; dL/dW = 2 (z - y) x = 1 and -8, dL/db = 1 and -4 */
+  assert_close(neuron_grad(params, 2, x, y, grads, ws), (0.25 + 4) / 2, 1e-15);
+  assert_close(grads[0], (1 - 8) / 2.0, 1e-15);
+  assert_close(grads[1], (1 - 4) / 2.0, 1e-15);
+  assert_close(neuron_forward(params, 2, x, y, NULL, ws), (0.25 + 4) / 2, 1e-15);
+}
+
+/* ---- one sigmoid neuron: the chain rule, factor by factor ---- */
+
+/* x = 2, y = 1, a = sigmoid(w x), loss (a - y)^2: dL/dw is the product of
+   dL/da = 2 (a - y), da/dz = a (1 - a) and dz/dw = x, and the middle
+   factor never exceeds 1/4: why deep sigmoid nets' gradients vanish. */
+static void sigmoid_neuron_chain_rule(void **state) {
+  (void)state;
+  const double x = 2, y = 1;
+  const double ws_values[] = {-6, -3, -1, -0.25, 0, 0.3, 1, 2.5, 7};
+  double ws[8];
+  assert_true(sigmoid_neuron_workspace_size(1) <= sizeof ws);
+  for (size_t k = 0; k < sizeof ws_values / sizeof ws_values[0]; k++) {
+    double w = ws_values[k], grad;
+    double a = 1 / (1 + exp(-w * x));
+    double dl_da = 2 * (a - y), da_dz = a * (1 - a), dz_dw = x;
+    double loss = sigmoid_neuron_grad(&w, 1, &x, &y, &grad, ws);
+    assert_close(loss, (a - y) * (a - y), 1e-15);
+    assert_close(grad, dl_da * da_dz * dz_dw, 1e-15);
+    assert_true(da_dz <= 0.25);
+    assert_true(fabs(grad) <= fabs(dl_da) * 0.25 * fabs(x) + 1e-15);
+  }
+}
+
+/* ---- the API ---- */
+
+static void classifier_sizes(void **state) {
+  (void)state;
+  assert_int_equal(classifier_NUM_PARAMS, 16);
+  assert_int_equal(classifier_INPUT_SIZE, 3);
+  assert_int_equal(classifier_TARGET_SIZE, 1);
+  assert_int_equal(classifier_OUTPUT_SIZE, 4);
+  assert_int_equal(classifier_NUM_PARAM_TENSORS, 2);
+  assert_string_equal(classifier_params[0].name, "W");
+  assert_int_equal(classifier_params[0].rank, 2);
+  assert_int_equal(classifier_params[0].shape[0], 4);
+  assert_int_equal(classifier_params[0].shape[1], 3);
+  assert_int_equal(classifier_params[0].offset, 0);
+  assert_int_equal(classifier_params[0].size, 12);
+  assert_string_equal(classifier_params[1].name, "b");
+  assert_int_equal(classifier_params[1].offset, 12);
+  assert_int_equal(classifier_params[1].size, 4);
+  /* Examples run one at a time through the same scratch. */
+  assert_int_equal(classifier_workspace_size(1), classifier_workspace_size(1000));
+}
+
+/* Same seed, same params; another seed, others; each initializer's values. */
+static void classifier_init_seeded(void **state) {
+  (void)state;
+  double a[16], b[16], c[16];
+  classifier_init(a, 7);
+  classifier_init(b, 7);
+  classifier_init(c, 8);
+  assert_memory_equal(a, b, sizeof a);
+  assert_memory_not_equal(a, c, sizeof a);
+  for (int i = 12; i < 16; i++)
+    assert_close(a[i], 0.5, 0);
+  double sum = 0;
+  for (int i = 0; i < 12; i++)
+    sum += a[i];
+  assert_true(fabs(sum / 12) < 1.5); /* normal(0, 1) */
+}
+
+/* softmax outputs, the loss -log p[label], and P_forward without targets. */
+static void classifier_forward_outputs(void **state) {
+  (void)state;
+  double params[16], ws[64];
+  assert_true(classifier_workspace_size(2) <= sizeof ws);
+  classifier_init(params, 3);
+  const double x[] = {0.1, -0.4, 2, 1, 1, -1};
+  const double labels[] = {2, 0};
+  double out[8], out_no_targets[8];
+  double loss = classifier_forward(params, 2, x, labels, out, ws);
+  double expected = 0;
+  for (int e = 0; e < 2; e++) {
+    /* softmax computed here from the params, against the outputs */
+    double z[4], zmax = -INFINITY, total = 0;
+    for (int k = 0; k < 4; k++) {
+      z[k] = params[12 + k];
+      for (int j = 0; j < 3; j++)
+        z[k] += params[k * 3 + j] * x[e * 3 + j];
+      zmax = fmax(zmax, z[k]);
+    }
+    for (int k = 0; k < 4; k++)
+      total += exp(z[k] - zmax);
+    double sum = 0;
+    for (int k = 0; k < 4; k++) {
+      assert_close(out[e * 4 + k], exp(z[k] - zmax) / total, 1e-12);
+      sum += out[e * 4 + k];
+    }
+    assert_close(sum, 1, 1e-12);
+    expected += -log(out[e * 4 + (int)labels[e]]);
+  }
+  assert_close(loss, expected / 2, 1e-12);
+  assert_close(classifier_forward(params, 2, x, NULL, out_no_targets, ws), 0, 0);
+  assert_memory_equal(out, out_no_targets, sizeof out);
+}
+
+/* A class index out of range is not read out of bounds: the loss is NaN. */
+static void classifier_bad_class(void **state) {
+  (void)state;
+  double params[16], ws[64];
+  classifier_init(params, 3);
+  const double x[] = {0.1, -0.4, 2};
+  const double bad[] = {4}, negative[] = {-1};
+  assert_true(isnan(classifier_forward(params, 1, x, bad, NULL, ws)));
+  assert_true(isnan(classifier_forward(params, 1, x, negative, NULL, ws)));
+}
+
+/* P_grad writes only grads and workspace, and repeats itself exactly. */
+static void classifier_grad_is_pure(void **state) {
+  (void)state;
+  double params[16], copy[16], g1[16], g2[16], ws[64];
+  classifier_init(params, 5);
+  memcpy(copy, params, sizeof params);
+  const double x[] = {0.1, -0.4, 2, 1, 1, -1}, labels[] = {3, 1};
+  double x_copy[6], l_copy[2];
+  memcpy(x_copy, x, sizeof x);
+  memcpy(l_copy, labels, sizeof labels);
+  memset(g1, 0xff, sizeof g1); /* garbage: P_grad overwrites, never adds */
+  double l1 = classifier_grad(params, 2, x, labels, g1, ws);
+  double l2 = classifier_grad(params, 2, x, labels, g2, ws);
+  assert_memory_equal(&l1, &l2, sizeof l1);
+  assert_memory_equal(g1, g2, sizeof g1);
+  assert_memory_equal(params, copy, sizeof params);
+  assert_memory_equal(x, x_copy, sizeof x);
+  assert_memory_equal(labels, l_copy, sizeof labels);
+  /* dL/db = mean over examples of softmax - onehot: sums to zero. */
+  assert_close(g1[12] + g1[13] + g1[14] + g1[15], 0, 1e-12);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(neuron_worked_example),   cmocka_unit_test(neuron_input_gradient),
+      cmocka_unit_test(neuron_batch_mean),       cmocka_unit_test(sigmoid_neuron_chain_rule),
+      cmocka_unit_test(classifier_sizes),        cmocka_unit_test(classifier_init_seeded),
+      cmocka_unit_test(classifier_forward_outputs),      cmocka_unit_test(classifier_bad_class),
+      cmocka_unit_test(classifier_grad_is_pure),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
