@@ -362,6 +362,20 @@ static void prev_end_skips_stray_bytes(void **state) {
   assert_int_equal(l->diag.errors, 1);
 }
 
+/* The end of file is an empty token where the text stops, and the token
+   before it is the last one, with or without trailing whitespace. */
+static void prev_end_at_end_of_file(void **state) {
+  Lexed *l = lex(state, "model m");
+  assert_count(l, 2);
+  assert_token(l, 2, TK_EOF, 7, 7);
+  assert_int_equal(l->tok[2].prev_end, 7); /* the end of 'm' */
+  free(l->messages);
+  l->messages = NULL;
+  l = lex(state, "model m # end\n");
+  assert_token(l, 2, TK_EOF, 14, 14);
+  assert_int_equal(l->tok[2].prev_end, 7);
+}
+
 /* ---- stray characters: a located error, and no token ---- */
 
 static void stray_character(void **state) {
@@ -428,6 +442,7 @@ int main(void) {
       TEST(empty_and_blank_sources),
       TEST(prev_end_skips_whitespace_and_comments),
       TEST(prev_end_skips_stray_bytes),
+      TEST(prev_end_at_end_of_file),
       TEST(stray_character),
       TEST(stray_non_ascii_byte),
       TEST(stray_nul_byte),
