@@ -12,6 +12,7 @@
 #include "emit.h"
 #include "gradcheck.h"
 #include "parse.h"
+#include "trainer.h"
 
 static const char usage[] =
     "usage: netc COMMAND FILE.net [options]\n"
@@ -25,11 +26,14 @@ static const char usage[] =
     "                        backward passes in C99 (P is the model's name)\n"
     "  gradcheck FILE.net    compile the model in double and compare its gradient\n"
     "                        with central finite differences\n"
+    "  trainer FILE.net -o DIR\n"
+    "                        write the model, a training program DIR/P_train.c\n"
+    "                        and DIR/Makefile: make -C DIR builds DIR/P_train\n"
     "\n"
     "options:\n"
-    "  -o DIR                compile: where the files go\n"
-    "  --prefix P            compile: the files' and the API's prefix\n"
-    "  --double              compile: double instead of float\n"
+    "  -o DIR                compile, trainer: where the files go\n"
+    "  --prefix P            compile, trainer: the files' and the API's prefix\n"
+    "  --double              compile, trainer: double instead of float\n"
     "  --input-grads         compile, grad: also the gradients of the inputs\n"
     "  --stats               compile: print lines, temporaries and workspace bytes\n"
     "  --tol T               gradcheck: the largest relative error allowed (1e-6)\n"
@@ -100,11 +104,9 @@ static bool is_identifier(const char *s) {
   return true;
 }
 
-static int run_compile(const Options *o, Run *r) {
-  Graph *g;
-  Backward *bw = differentiate(o, r, &g);
+static EmitOptions emit_options(const Options *o, const Run *r) {
   const char *base = strrchr(o->path, '/');
-  EmitOptions eo = {
+  return (EmitOptions){
       .prefix = o->prefix ? o->prefix : r->program->name,
       .dbl = o->dbl,
       .input_grads = o->input_grads,
@@ -112,6 +114,12 @@ static int run_compile(const Options *o, Run *r) {
       .source_text = r->diag->text,
       .source_len = r->diag->len,
   };
+}
+
+static int run_compile(const Options *o, Run *r) {
+  Graph *g;
+  Backward *bw = differentiate(o, r, &g);
+  EmitOptions eo = emit_options(o, r);
   EmitStats stats;
   if (!emit_files(g, bw, &eo, o->outdir, &stats, r->err))
     return 1;
@@ -119,6 +127,13 @@ static int run_compile(const Options *o, Run *r) {
     fprintf(r->out, "%d lines, %d temporaries, %zu workspace bytes per example\n", stats.lines, stats.temporaries,
             stats.workspace_bytes);
   return 0;
+}
+
+static int run_trainer(const Options *o, Run *r) {
+  Graph *g;
+  Backward *bw = differentiate(o, r, &g);
+  EmitOptions eo = emit_options(o, r);
+  return trainer_write(g, bw, &eo, o->outdir, r->err) ? 0 : 1;
 }
 
 static int run_gradcheck(const Options *o, Run *r) {
@@ -141,6 +156,7 @@ static const Command commands[] = {
     {"grad", run_grad, "--input-grads"},
     {"compile", run_compile, "-o --prefix --double --input-grads --stats"},
     {"gradcheck", run_gradcheck, "--tol --samples --seed"},
+    {"trainer", run_trainer, "-o --prefix --double --input-grads"},
 };
 
 static bool takes(const Command *c, const char *opt) {
