@@ -92,6 +92,13 @@ stmt:
     $$ = ast_stmt(A, AST_TRAIN, @$, NULL, @1);
     $$->stmt.body = $3;
   }
+  /* A setting without its ';' before the '}': 'setting: error ;' alone
+     would skip the '}' and the statement after it. */
+| TK_TRAIN '{' settings error '}' semi_opt {
+    $$ = ast_stmt(A, AST_TRAIN, @$, NULL, @1);
+    $$->stmt.body = $3;
+    yyerrok;
+  }
 | error ';'                       { $$ = NULL; yyerrok; }
 | error '}'                       { $$ = NULL; yyerrok; }
 ;
