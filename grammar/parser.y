@@ -138,7 +138,6 @@ expr:
 | expr '^' expr                   { $$ = ast_binary(A, @$, OP_POW, $1, $3); }
 | '-' expr %prec NEG              { $$ = ast_unary(A, @$, OP_NEG, $2); }
 | '(' expr ')'                    { $$ = $2; $$->loc = @$; }
-| '(' error ')'                   { $$ = ast_num(A, @$, 0); }
 | TK_NUMBER                       { $$ = ast_num(A, @$, $1); }
 | TK_NAME                         { $$ = ast_name(A, @$, $1); }
 | TK_NAME '(' ')'                 { $$ = ast_call(A, @$, $1, @1, NULL); }
