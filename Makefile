@@ -26,7 +26,7 @@ EXAMPLES := $(wildcard examples/*.net)
 # Models compiled by netc at build time and linked into test_models.
 TEST_MODELS := $(patsubst tests/models/%.net,$(BUILD)/gen/%.o,$(wildcard tests/models/*.net))
 
-.PHONY: all test check clean update-golden deps generated
+.PHONY: all test check clean update-golden deps generated demo
 all: $(BUILD)/netc
 
 # ---- tools: a fresh Debian machine needs nothing but make ----
@@ -124,6 +124,14 @@ generated: $(BUILD)/netc
 	  $(BUILD)/netc compile $$f -o generated/$$n || exit 1; \
 	  echo "generated/$$n"; \
 	done
+
+# The quick start: the digits classifier, from its .net file to trained
+# weights, then its gradients checked.
+demo: $(BUILD)/netc
+	$(BUILD)/netc trainer examples/digits.net -o $(BUILD)/demo
+	$(MAKE) -C $(BUILD)/demo
+	$(BUILD)/demo/digits_train --data examples/data/digits.csv --save $(BUILD)/demo/digits.weights
+	$(BUILD)/netc gradcheck examples/digits.net
 
 test: $(BUILD)/netc $(UNIT_TESTS)
 	@status=0; for t in $(UNIT_TESTS); do $$t || status=1; done; exit $$status
