@@ -1,6 +1,7 @@
 /* ast.c: constructors and small helpers for the syntax tree. */
 #include "ast.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,15 @@ const char *num_str(double v, char *buf) {
     snprintf(buf, NUM_STR_MAX, "%.*g", prec, v);
     if (strtod(buf, NULL) == v)
       break;
+  }
+  /* "%g" writes 100 as 1e+02. An integer reads better in full, which
+     "%.0f" gives exactly: always below 1e15, and above while it is no
+     longer than the exponent form (9007199254740993, but 1e+20). */
+  if (fabs(v) < 1e21 && v == floor(v)) {
+    char plain[NUM_STR_MAX];
+    snprintf(plain, sizeof plain, "%.0f", v);
+    if (fabs(v) < 1e15 || strlen(plain) <= strlen(buf))
+      strcpy(buf, plain);
   }
   return buf;
 }

@@ -657,17 +657,29 @@ static void recovery_missing_semicolon_before_brace(void **state) {
   assert_string_equal(stmt(p, 0)->stmt.body->stmt.name, "epochs");
 }
 
-#if 0
-/* BUG: num_str (ast.c) picks the smallest "%g" precision that reads back
-   exactly, not the shortest text, so 10 prints as "1e+01", 20 as "2e+01",
-   100 as "1e+02". ast_print_expr and 'netc ast' show "x * 1e+01" and
-   "uniform(-1e+01, 2e+01)" and "clip = 5e+01" for what was written 10, 20
-   and 50. */
-static void bug_round_numbers_print_in_exponent_form(void **state) {
+/* Numbers print as the shortest text that reads back exactly, integers
+   in full: 10, not 1e+01. */
+static void printed_numbers(void **state) {
   Parsed *p = parse_ok(state, "loss x * 10 + 100 - 20;");
-  assert_string_equal(printed(state, p->stmts->stmt.expr), "x * 10 + 100 - 20"); /* got "x * 1e+01 + 1e+02 - 2e+01" */
+  assert_string_equal(printed(state, p->stmts->stmt.expr), "x * 10 + 100 - 20");
+  static const struct {
+    double v;
+    const char *text;
+  } cases[] = {
+      {0, "0"}, {10, "10"}, {100, "100"}, {-250, "-250"}, {0.1, "0.1"}, {1e-3, "0.001"}, {2.5, "2.5"},
+      {1e-8, "1e-08"}, {1.0 / 3, "0.3333333333333333"}, {1048576, "1048576"}, {123456789012345, "123456789012345"},
+      {9007199254740992.0, "9007199254740992"}, {1e15, "1e+15"}, {1e20, "1e+20"}, {1.5e300, "1.5e+300"},
+      {1.7976931348623157e308, "1.7976931348623157e+308"}, {5e-324, "5e-324"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char buf[NUM_STR_MAX];
+    num_str(cases[i].v, buf);
+    if (strcmp(buf, cases[i].text) != 0)
+      fail_msg("num_str(%.17g) is \"%s\", expected \"%s\"", cases[i].v, buf, cases[i].text);
+    if (strtod(buf, NULL) != cases[i].v)
+      fail_msg("\"%s\" does not read back as %.17g", buf, cases[i].v);
+  }
 }
-#endif
 
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
@@ -688,6 +700,7 @@ int main(void) {
       TEST(matmul_with_multiplication),
       TEST(parentheses),
       TEST(printed_with_needed_parentheses),
+      TEST(printed_numbers),
       TEST(expression_locations),
       TEST(error_missing_semicolon_at_end_of_file),
       TEST(error_missing_semicolon_on_previous_line),
@@ -707,9 +720,6 @@ int main(void) {
       TEST(empty_program),
       TEST(error_missing_token_at_end_of_file_without_newline),
       TEST(recovery_missing_semicolon_before_brace),
-#if 0 /* the bugs above */
-      TEST(bug_round_numbers_print_in_exponent_form),
-#endif
   };
   return cmocka_run_group_tests_name("parser", tests, NULL, NULL);
 }
