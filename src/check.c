@@ -376,7 +376,10 @@ static bool apply(Checker *c, Ast *e, OpKind op, Ast *x, Ast *y) {
 
 static bool name_expr(Checker *c, Ast *e, bool class_ok) {
   Symbol *sym = lookup(c, e->ref.name);
-  if (!sym) {
+  /* A param, input, target or const is defined before its dimensions and
+     value are checked, but is not visible in them: 'const k = k + 1;' is
+     an error, as 'h = h + 1;' is. */
+  if (!sym || sym->stmt == c->stmt) {
     error_unknown_name(c, e->loc, e->ref.name);
     return false;
   }
