@@ -1,6 +1,7 @@
 /* ast.c: constructors and small helpers for the syntax tree. */
 #include "ast.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +109,11 @@ bool shape_eq(Shape a, Shape b) {
 
 long shape_size(Shape s) {
   long n = 1;
-  for (int i = 0; i < s.rank; i++)
+  for (int i = 0; i < s.rank; i++) {
+    if (s.dim[i] > 0 && n > LONG_MAX / s.dim[i])
+      return LONG_MAX; /* four dimensions of 2^28 would overflow */
     n *= s.dim[i];
+  }
   return n;
 }
 

@@ -97,7 +97,7 @@ const char *ast_kind_name(AstKind kind);
 enum { SHAPE_STR_MAX = 64 };
 const char *shape_str(Shape s, char *buf);
 bool shape_eq(Shape a, Shape b);
-long shape_size(Shape s); /* number of elements; 1 for a scalar */
+long shape_size(Shape s); /* number of elements; 1 for a scalar; LONG_MAX if more */
 
 /* The shortest text that reads back as V exactly, an integer in full:
    "100", "0.1", "0.001", "1e-08", "1e+20". BUF of NUM_STR_MAX. */

@@ -516,6 +516,28 @@ static bool bind_args(Checker *c, Ast *call, const char *const *names, int n, do
 
 /* ---- statements ---- */
 
+/* The number of elements of SH in decimal, exact even where a long
+   overflows: four dimensions of 2^28 make 2^112, 34 digits. */
+enum { COUNT_STR_MAX = 40 };
+static const char *count_str(Shape sh, char *buf) {
+  char digit[COUNT_STR_MAX] = {1}; /* least significant first */
+  int n = 1;
+  for (int i = 0; i < sh.rank; i++) {
+    long long carry = 0;
+    for (int j = 0; j < n; j++) {
+      carry += (long long)digit[j] * sh.dim[i];
+      digit[j] = (char)(carry % 10);
+      carry /= 10;
+    }
+    for (; carry; carry /= 10)
+      digit[n++] = (char)(carry % 10);
+  }
+  for (int j = 0; j < n; j++)
+    buf[j] = (char)('0' + digit[n - 1 - j]);
+  buf[n] = '\0';
+  return buf;
+}
+
 static bool dims(Checker *c, Ast *s, Shape *out) {
   Shape sh = {0, {0}};
   for (Ast *d = s->stmt.dims; d; d = d->next) {
@@ -524,17 +546,23 @@ static bool dims(Checker *c, Ast *s, Shape *out) {
       return false;
     }
     double v;
+    char num[NUM_STR_MAX];
     if (!expr(c, d) || !constant(c, d, "a dimension", &v))
       return false;
-    if (!is_integer(v) || v < 1 || v > MAX_ELEMENTS) {
-      error_at(c->d, d->loc, "a dimension must be a positive integer, got %g", v);
+    if (!is_integer(v) || v < 1) {
+      error_at(c->d, d->loc, "a dimension must be a positive integer, got %s", num_str(v, num));
+      return false;
+    }
+    if (v > MAX_ELEMENTS) {
+      error_at(c->d, d->loc, "a dimension must be at most %d, got %s", MAX_ELEMENTS, num_str(v, num));
       return false;
     }
     sh.dim[sh.rank++] = (int)v;
   }
   if (shape_size(sh) > MAX_ELEMENTS) {
-    error_at(c->d, s->stmt.name_loc, "'%s' has %ld elements; at most %d are allowed", s->stmt.name,
-             shape_size(sh), MAX_ELEMENTS);
+    char count[COUNT_STR_MAX];
+    error_at(c->d, s->stmt.name_loc, "'%s' has %s elements; at most %d are allowed", s->stmt.name,
+             count_str(sh, count), MAX_ELEMENTS);
     return false;
   }
   *out = sh;
@@ -561,10 +589,16 @@ static void stmt_data(Checker *c, Ast *s) {
     return;
   }
   double k;
+  char num[NUM_STR_MAX];
   if (!expr(c, s->stmt.expr) || !constant(c, s->stmt.expr, "the number of classes", &k)) {
     sym->invalid = true;
-  } else if (!is_integer(k) || k < 2 || k > MAX_ELEMENTS) {
-    error_at(c->d, s->stmt.expr->loc, "the number of classes must be an integer of at least 2, got %g", k);
+  } else if (!is_integer(k) || k < 2) {
+    error_at(c->d, s->stmt.expr->loc, "the number of classes must be an integer of at least 2, got %s",
+             num_str(k, num));
+    sym->invalid = true;
+  } else if (k > MAX_ELEMENTS) {
+    error_at(c->d, s->stmt.expr->loc, "the number of classes must be at most %d, got %s", MAX_ELEMENTS,
+             num_str(k, num));
     sym->invalid = true;
   } else {
     sym->nclass = (int)k;
