@@ -26,7 +26,7 @@ EXAMPLES := $(wildcard examples/*.net)
 # Models compiled by netc at build time and linked into test_models.
 TEST_MODELS := $(patsubst tests/models/%.net,$(BUILD)/gen/%.o,$(wildcard tests/models/*.net))
 
-.PHONY: all test check clean update-golden deps generated demo
+.PHONY: all test check clean update-golden deps generated demo valgrind
 all: $(BUILD)/netc
 
 # ---- tools: a fresh Debian machine needs nothing but make ----
@@ -138,6 +138,20 @@ test: $(BUILD)/netc $(UNIT_TESTS)
 
 check:
 	$(MAKE) BUILD=build/san SAN=1 test
+
+# netc itself under valgrind: every stage on the examples and the gradcheck
+# models (compile runs them all), the front end on every golden model.
+valgrind: $(BUILD)/netc
+	@command -v valgrind >/dev/null || { echo "valgrind is not installed"; exit 1; }
+	@rm -rf $(BUILD)/valgrind; n=0; \
+	for run in $(patsubst %,compile@%,$(EXAMPLES) $(wildcard tests/gradcheck/*.net)) \
+	           $(patsubst %,check@%,$(wildcard tests/golden/*/*.net)); do \
+	  cmd=$${run%%@*}; f=$${run#*@}; \
+	  [ $$cmd = compile ] && cmd="compile -o $(BUILD)/valgrind"; \
+	  valgrind -q --leak-check=full --error-exitcode=9 $(BUILD)/netc $$cmd $$f >/dev/null 2>&1; \
+	  if [ $$? -eq 9 ]; then echo "valgrind: errors in 'netc $$cmd $$f'"; exit 1; fi; \
+	  n=$$((n + 1)); \
+	done; echo "valgrind: $$n runs of netc, no errors"
 
 update-golden: $(BUILD)/tests/test_golden
 	NETC_UPDATE_GOLDEN=1 $(BUILD)/tests/test_golden
