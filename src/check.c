@@ -652,22 +652,60 @@ static bool init_named(Checker *c, Symbol *sym, Ast *e) {
   return true;
 }
 
+/* Does E name an initializer, itself or anywhere below? Gives up at the
+   nesting limit, where expr() reports the depth instead. */
+static bool has_initializer(const Ast *e, int depth) {
+  if (depth >= MAX_DEPTH)
+    return false;
+  switch (e->kind) {
+  case AST_NAME:
+    return is_initializer(e->ref.name);
+  case AST_UNARY:
+  case AST_BINARY:
+    return has_initializer(e->op.a, depth + 1) || (e->op.b && has_initializer(e->op.b, depth + 1));
+  case AST_CALL:
+    if (is_initializer(e->call.name))
+      return true;
+    for (const Ast *arg = e->call.args; arg; arg = arg->next)
+      if (has_initializer(arg, depth + 1))
+        return true;
+    return false;
+  default:
+    return false;
+  }
+}
+
+static bool is_sampled(const Ast *e) {
+  return e->kind == AST_CALL && (strcmp(e->call.name, "uniform") == 0 || strcmp(e->call.name, "normal") == 0);
+}
+
 /* = 0.5, zeros, ones, uniform(a, b), normal(mean, std), xavier, he */
 static bool init(Checker *c, Symbol *sym, Ast *e) {
-  if (!e)
+  if (!e) {
     sym->init = (Init){sym->shape.rank >= 2 ? INIT_XAVIER : INIT_VALUE, 0, 0};
-  else if (e->kind == AST_NAME && is_initializer(e->ref.name))
+    return true;
+  }
+  if (e->kind == AST_NAME && is_initializer(e->ref.name))
     return init_named(c, sym, e);
-  else if (e->kind == AST_CALL && (strcmp(e->call.name, "uniform") == 0 || strcmp(e->call.name, "normal") == 0))
+  /* An initializer stands alone: 'zeros + 1', '-xavier', 'zeros(1)' and
+     'uniform(zeros, 1)' are not initializers, and "'zeros' can only
+     initialize a 'param'" would be no help here. */
+  bool misused = false;
+  if (is_sampled(e)) {
+    for (const Ast *arg = e->call.args; arg; arg = arg->next)
+      misused |= has_initializer(arg, 1);
+  } else {
+    misused = has_initializer(e, 0);
+  }
+  if (!misused && is_sampled(e))
     return init_call(c, sym, e);
-  else if (expr(c, e)) {
-    if (!e->is_const || e->shape.rank != 0) {
-      error_at(c->d, e->loc, "an initializer is a number, zeros, ones, uniform(a, b), normal(mean, std), xavier or he");
-      return false;
-    }
-    sym->init = (Init){INIT_VALUE, e->value, 0};
-  } else
+  if (!misused && !expr(c, e))
     return false;
+  if (misused || !e->is_const || e->shape.rank != 0) {
+    error_at(c->d, e->loc, "an initializer is a number, zeros, ones, uniform(a, b), normal(mean, std), xavier or he");
+    return false;
+  }
+  sym->init = (Init){INIT_VALUE, e->value, 0};
   return true;
 }
 
