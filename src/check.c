@@ -620,11 +620,13 @@ static bool init_call(Checker *c, Symbol *sym, Ast *e) {
       return false;
     }
   if (uniform && !(v[0] < v[1])) {
-    error_at(c->d, e->loc, "'uniform(a, b)' needs a < b, got a = %g and b = %g", v[0], v[1]);
+    char a[NUM_STR_MAX], b[NUM_STR_MAX];
+    error_at(c->d, e->loc, "'uniform(a, b)' needs a < b, got a = %s and b = %s", num_str(v[0], a), num_str(v[1], b));
     return false;
   }
   if (!uniform && v[1] < 0) {
-    error_at(c->d, locs[1], "'normal(mean, std)' needs std >= 0, got %g", v[1]);
+    char std[NUM_STR_MAX];
+    error_at(c->d, locs[1], "'normal(mean, std)' needs std >= 0, got %s", num_str(v[1], std));
     return false;
   }
   sym->init = (Init){uniform ? INIT_UNIFORM : INIT_NORMAL, v[0], v[1]};
@@ -842,16 +844,21 @@ static const Setting *find_setting(const char *name) {
 /* Checks V against the range of setting S and stores it. */
 static bool store_setting(Checker *c, Loc loc, const Setting *s, double v) {
   bool ok = (s->lo_closed ? v >= s->lo : v > s->lo) && (s->hi_closed ? v <= s->hi : v < s->hi);
+  char got[NUM_STR_MAX], lo[NUM_STR_MAX], hi[NUM_STR_MAX];
+  num_str(v, got);
   if (s->type != T_REAL && !is_integer(v)) {
-    error_at(c->d, loc, "'%s' must be an integer, got %g", s->name, v);
+    error_at(c->d, loc, "'%s' must be an integer, got %s", s->name, got);
     return false;
   }
   if (!ok) {
+    /* Exact numbers: with "%g", 1048577 is outside [1, 1.04858e+06] but
+       prints as 1.04858e+06. */
+    num_str(s->lo, lo);
     if (isinf(s->hi))
-      error_at(c->d, loc, "'%s' must be %s %g, got %g", s->name, s->lo_closed ? "at least" : "greater than", s->lo, v);
+      error_at(c->d, loc, "'%s' must be %s %s, got %s", s->name, s->lo_closed ? "at least" : "greater than", lo, got);
     else
-      error_at(c->d, loc, "'%s' must be in %c%g, %g%c, got %g", s->name, s->lo_closed ? '[' : '(', s->lo, s->hi,
-               s->hi_closed ? ']' : ')', v);
+      error_at(c->d, loc, "'%s' must be in %c%s, %s%c, got %s", s->name, s->lo_closed ? '[' : '(', lo,
+               num_str(s->hi, hi), s->hi_closed ? ']' : ')', got);
     return false;
   }
   char *field = (char *)&c->p->train + s->offset;
