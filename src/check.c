@@ -485,9 +485,12 @@ static bool bind_args(Checker *c, Ast *call, const char *const *names, int n, do
       for (slot = 0; slot < n && strcmp(names[slot], arg->label) != 0; slot++)
         ;
       if (slot == n) {
-        char what[96];
-        snprintf(what, sizeof what, "argument of '%s'", call->call.name);
-        error_unknown(c, arg->label_loc, what, arg->label, names, n);
+        const char *hint = suggest(arg->label, names, n);
+        if (hint)
+          error_at(c->d, arg->label_loc, "unknown argument '%s' of '%s'; did you mean '%s'?", arg->label,
+                   call->call.name, hint);
+        else
+          error_at(c->d, arg->label_loc, "unknown argument '%s' of '%s'", arg->label, call->call.name);
         ok = false;
         continue;
       }
@@ -907,6 +910,32 @@ static void set_optimizer(Checker *c, Ast *e) {
     store_setting(c, locs[i], find_setting(opt->params[i]), values[i]);
 }
 
+static bool takes(OptKind k, const char *arg) {
+  for (int i = 0; i < optimizers[k].nparams; i++)
+    if (strcmp(optimizers[k].params[i], arg) == 0)
+      return true;
+  return false;
+}
+
+/* An optimizer that takes ARG, for a hint: the one the block (from FIRST)
+   chooses if it does, else adam, adamw or sgd, the first that does. */
+static OptKind optimizer_taking(const char *arg, const Ast *first) {
+  for (const Ast *s = first; s; s = s->next) {
+    if (strcmp(s->stmt.name, "optimizer") != 0)
+      continue;
+    const Ast *e = s->stmt.expr;
+    const char *name = e->kind == AST_CALL ? e->call.name : e->kind == AST_NAME ? e->ref.name : "";
+    for (int k = 0; k < NUM_OPTIMIZERS; k++)
+      if (strcmp(optimizers[k].name, name) == 0 && takes((OptKind)k, arg))
+        return (OptKind)k;
+  }
+  static const OptKind order[] = {OPT_ADAM, OPT_ADAMW, OPT_SGD};
+  for (int i = 0; i < NUM_OPTIMIZERS; i++)
+    if (takes(order[i], arg))
+      return order[i];
+  unreachable();
+}
+
 static const char *const train_keys[] = {"optimizer", "batch", "epochs", "seed", "clip"};
 enum { NUM_TRAIN_KEYS = sizeof train_keys / sizeof train_keys[0] };
 
@@ -925,7 +954,8 @@ static void setting(Checker *c, Ast *s, Ast *first) {
     ;
   if (k == NUM_TRAIN_KEYS) {
     if (find_setting(key))
-      error_at(c->d, s->stmt.name_loc, "'%s' is an argument of the optimizer: optimizer = adam(%s = ...)", key, key);
+      error_at(c->d, s->stmt.name_loc, "'%s' is an argument of the optimizer: optimizer = %s(%s = ...)", key,
+               optimizers[optimizer_taking(key, first)].name, key);
     else
       error_unknown(c, s->stmt.name_loc, "train setting", key, train_keys, NUM_TRAIN_KEYS);
     return;

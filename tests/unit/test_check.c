@@ -595,7 +595,6 @@ static void init_errors(void **state) {
   assert_one_error("param W[2] = normal(std = 1); loss sum(W);", "'normal' needs 'mean': normal(mean, std)");
   assert_one_error("param W[2] = uniform(); loss sum(W);", "'uniform' needs 'a': uniform(a, b)");
   assert_one_error("param W[2] = uniform(1, 2, 3); loss sum(W);", "1:28: error: 'uniform' takes at most 2 arguments");
-  /* (the wording of "unknown argument" is not asserted: see bug_unknown_argument_wording) */
   assert_one_error("param W[2] = uniform(a = 1, c = 2); loss sum(W);", "1:29: error: unknown argument");
   assert_one_error("param W[2] = uniform(a = 1, c = 2); loss sum(W);", "'c'");
   assert_one_error("param W[2] = normal(mean = 0, sdt = 1); loss sum(W);", "did you mean 'std'?");
@@ -767,6 +766,27 @@ static void train_unknown(void **state) {
   train_error("batch = n;", "1:42: error: unknown name 'n'");
   train_error("batch = W;", "1:42: error: 'batch' must be a constant");
   train_error("optimizer = sgd(lr = W);", "1:55: error: 'lr' must be a constant");
+}
+
+/* An optimizer argument set as a train key points to an optimizer that
+   takes it: the block's own, else adam, adamw or sgd. */
+static void train_optimizer_argument_hint(void **state) {
+  (void)state;
+  train_error("momentum = 0.9;", "optimizer = sgd(momentum = ...)");
+  train_error("weight_decay = 0.1;", "optimizer = adamw(weight_decay = ...)");
+  train_error("beta2 = 0.9;", "optimizer = adam(beta2 = ...)");
+  train_error("optimizer = sgd; lr = 0.1;", "'lr' is an argument of the optimizer: optimizer = sgd(lr = ...)");
+  train_error("lr = 0.1; optimizer = adamw(eps = 1e-6);", "optimizer = adamw(lr = ...)");
+  train_error("optimizer = sgd; beta1 = 0.5;", "optimizer = adam(beta1 = ...)");
+}
+
+/* An unknown argument is named next to the word "argument". */
+static void train_unknown_argument_wording(void **state) {
+  (void)state;
+  train_error("optimizer = adam(betta1 = 0.8);", "1:51: error: unknown argument 'betta1' of 'adam'; did you mean 'beta1'?\n");
+  train_error("optimizer = adam(weight_decay = 0.1);", "1:51: error: unknown argument 'weight_decay' of 'adam'\n");
+  assert_one_error("param W[2] = uniform(a = 1, c = 2); loss sum(W);",
+                   "1:29: error: unknown argument 'c' of 'uniform'\n");
 }
 
 static void train_arguments(void **state) {
@@ -1027,14 +1047,6 @@ static void deep_parser_stack(void **state) {
 /* ---- bugs: enable each group once the checker is fixed ---- */
 
 #if 0
-/* BUG: a top-level optimizer argument always points to adam, even for
-   arguments adam does not take: "optimizer = adam(momentum = ...)". */
-static void bug_optimizer_argument_hint(void **state) {
-  (void)state;
-  train_error("momentum = 0.9;", "optimizer = sgd(momentum = ...)");
-  train_error("weight_decay = 0.1;", "optimizer = adamw(weight_decay = ...)");
-}
-
 /* BUG (message; docs/language.md §8 documents it as is): an expression
    nested deeper than bison's stack (YYMAXDEPTH 10000) reports "memory
    exhausted", which reads like an internal failure; it should say the
@@ -1047,13 +1059,6 @@ static void bug_parser_stack_message(void **state) {
   src = repeated("input x;\nloss ", "x ^ ", 5000, "2", "", ";\n");
   assert_one_error(src, "nested too deeply");
   free(src);
-}
-
-/* BUG (message): "unknown argument of 'adam' 'betta1'" reads badly; the
-   name belongs next to "argument". */
-static void bug_unknown_argument_wording(void **state) {
-  (void)state;
-  train_error("optimizer = adam(betta1 = 0.8);", "unknown argument 'betta1' of 'adam'; did you mean 'beta1'?");
 }
 
 /* BUG (message): a built-in named without a call is an "unknown name". */
@@ -1109,9 +1114,18 @@ int main(void) {
       TEST(init_initializer_in_expression),
   };
   const struct CMUnitTest train_block[] = {
-      TEST(train_defaults), TEST(train_sgd),       TEST(train_adam),       TEST(train_adamw),
-      TEST(train_settings), TEST(train_unknown),   TEST(train_arguments),  TEST(train_duplicates),
-      TEST(train_ranges),   TEST(train_range_messages_exact),
+      TEST(train_defaults),
+      TEST(train_sgd),
+      TEST(train_adam),
+      TEST(train_adamw),
+      TEST(train_settings),
+      TEST(train_unknown),
+      TEST(train_optimizer_argument_hint),
+      TEST(train_unknown_argument_wording),
+      TEST(train_arguments),
+      TEST(train_duplicates),
+      TEST(train_ranges),
+      TEST(train_range_messages_exact),
   };
   const struct CMUnitTest program[] = {
       TEST(program_model_name), TEST(program_loss),  TEST(warnings),
@@ -1132,9 +1146,7 @@ int main(void) {
   failed += cmocka_run_group_tests(nesting, NULL, NULL);
 #if 0
   const struct CMUnitTest bugs[] = {
-      TEST(bug_optimizer_argument_hint),
       TEST(bug_parser_stack_message),
-      TEST(bug_unknown_argument_wording),
       TEST(bug_function_as_name),
       TEST(bug_reserved_name_cascade),
   };
