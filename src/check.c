@@ -131,6 +131,10 @@ static void error_unknown_name(Checker *c, Loc loc, const char *name) {
     error_at(c->d, loc, "'%s' is an initializer; it can only initialize a 'param'", name);
     return;
   }
+  if (op_lookup_call(name) >= 0) {
+    error_at(c->d, loc, "'%s' is a built-in function; call it: %s(...)", name, name);
+    return;
+  }
   Ast *later = defined_later(name, c->stmt);
   if (later && later == c->stmt) {
     error_at(c->d, loc, "'%s' is used in its own definition", name);
@@ -160,19 +164,7 @@ static const char *reserved(const char *name) {
   return NULL;
 }
 
-/* Defines the name of statement S, or reports why it cannot be. */
-static Symbol *define(Checker *c, Ast *s, SymKind kind) {
-  const char *what = reserved(s->stmt.name);
-  if (what) {
-    error_at(c->d, s->stmt.name_loc, "'%s' is %s and cannot be redefined", s->stmt.name, what);
-    return NULL;
-  }
-  Symbol *old = lookup(c, s->stmt.name);
-  if (old) {
-    LineCol lc = diag_linecol(c->d, old->loc.begin);
-    error_at(c->d, s->stmt.name_loc, "'%s' is already defined at %d:%d", s->stmt.name, lc.line, lc.col);
-    return NULL;
-  }
+static Symbol *add_symbol(Checker *c, Ast *s, SymKind kind) {
   Program *p = c->p;
   if (p->nsyms == c->nsyms_cap) {
     c->nsyms_cap = c->nsyms_cap ? 2 * c->nsyms_cap : 16;
@@ -190,6 +182,26 @@ static Symbol *define(Checker *c, Ast *s, SymKind kind) {
   sym->index = p->nsyms;
   p->syms[p->nsyms++] = sym;
   return sym;
+}
+
+/* Defines the name of statement S, or reports why it cannot be. */
+static Symbol *define(Checker *c, Ast *s, SymKind kind) {
+  const char *what = reserved(s->stmt.name);
+  if (what) {
+    error_at(c->d, s->stmt.name_loc, "'%s' is %s and cannot be redefined", s->stmt.name, what);
+    /* Defined all the same, as an invalid symbol, so that the uses of
+       'relu' after 'relu = x * 2;' are not reported again. */
+    if (!lookup(c, s->stmt.name))
+      add_symbol(c, s, kind)->invalid = true;
+    return NULL;
+  }
+  Symbol *old = lookup(c, s->stmt.name);
+  if (old) {
+    LineCol lc = diag_linecol(c->d, old->loc.begin);
+    error_at(c->d, s->stmt.name_loc, "'%s' is already defined at %d:%d", s->stmt.name, lc.line, lc.col);
+    return NULL;
+  }
+  return add_symbol(c, s, kind);
 }
 
 /* ---- constants ---- */
