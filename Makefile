@@ -26,7 +26,7 @@ EXAMPLES := $(wildcard examples/*.net)
 # Models compiled by netc at build time and linked into test_models.
 TEST_MODELS := $(patsubst tests/models/%.net,$(BUILD)/gen/%.o,$(wildcard tests/models/*.net))
 
-.PHONY: all test check clean update-golden deps generated demo valgrind
+.PHONY: all test check clean update-golden deps generated demo valgrind bench
 all: $(BUILD)/netc
 
 # ---- tools: a fresh Debian machine needs nothing but make ----
@@ -138,6 +138,24 @@ test: $(BUILD)/netc $(UNIT_TESTS)
 
 check:
 	$(MAKE) BUILD=build/san SAN=1 test
+
+# ---- benchmarks: bench/bench.py against PyTorch and OpenBLAS ----
+
+BENCH_PKGS := $(if $(wildcard /usr/include/x86_64-linux-gnu/cblas.h /usr/include/cblas.h /usr/include/openblas/cblas.h),,libopenblas-dev) \
+              $(if $(shell /usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes),,python3-torch)
+BENCH_PKGS := $(strip $(BENCH_PKGS))
+
+bench: $(BUILD)/netc
+ifneq ($(BENCH_PKGS),)
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "netc: installing $(BENCH_PKGS) for the benchmarks"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_PKGS) >/dev/null || exit 1; \
+	else \
+	  echo "the benchmarks need: $(BENCH_PKGS). Install them with:"; \
+	  echo "  sudo apt-get install $(BENCH_PKGS)"; exit 1; \
+	fi
+endif
+	BUILD=$(BUILD) /usr/bin/python3 bench/bench.py
 
 # netc itself under valgrind: every stage on the examples and the gradcheck
 # models (compile runs them all), the front end on every golden model.

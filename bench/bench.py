@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""bench.py: netc's training step against PyTorch and against the machine.
+
+A training step is the fused forward and backward pass plus an SGD update
+of every parameter, in float, on one thread. For each net of the table the
+netc step (bench/step.c linked with netc's output, built with
+cc -O3 -march=native) and the PyTorch step (nn.Linear layers,
+F.cross_entropy or F.mse_loss, optim.SGD) are timed in the same run,
+interleaved round by round, and the medians compared. The machine's limit
+is OpenBLAS sgemm on one thread for the GEMMs of the same step.
+
+Run from the top of the tree: make bench (or python3 bench/bench.py).
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402  (after the thread settings)
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+BUILD = os.environ.get("BUILD", "build")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+SAMPLES = 3  # per round and side
+
+# model file, layer sizes, hidden activation, loss, batch, goal t(PyTorch) / t(netc)
+ROWS = [
+    ("tiny", [2, 4, 1], "tanh", "mse_sigmoid", 4, 2000),
+    ("small", [64, 32, 10], "relu", "xent", 1, 500),
+    ("small", [64, 32, 10], "relu", "xent", 32, 30),
+    ("mnist", [784, 128, 10], "relu", "xent", 1, 20),
+    ("mnist", [784, 128, 10], "relu", "xent", 64, 2),
+    ("deep", [784, 512, 512, 10], "relu", "xent", 128, 1.25),
+    ("wide", [1024, 1024, 1024], "relu", "mse", 256, 1.1),
+]
+
+
+def run(cmd):
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"bench: '{' '.join(cmd)}' failed:\n{done.stderr}{done.stdout}")
+    return done.stdout
+
+
+def build_netc_step(model, classes):
+    out = f"{BUILD}/bench/{model}"
+    os.makedirs(out, exist_ok=True)
+    run([f"{BUILD}/netc", "compile", f"bench/models/{model}.net", "-o", out, "--prefix", "m"])
+    cc = os.environ.get("CC", "cc")
+    run([cc, "-std=c99", "-O3", "-march=native", f"-DBENCH_CLASSES={classes}", f"-I{out}",
+         "-o", f"{out}/step", "bench/step.c", f"{out}/m.c", "-lm"])
+    return f"{out}/step"
+
+
+def netc_times(step, batch):
+    line = run([step, str(batch), str(SAMPLES)]).split()
+    return float(line[0]), int(line[3])
+
+
+class Net(nn.Module):
+    def __init__(self, sizes, act):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.act = torch.tanh if act == "tanh" else F.relu
+
+    def forward(self, x):
+        for layer in self.layers[:-1]:
+            x = self.act(layer(x))
+        return self.layers[-1](x)
+
+
+def torch_step_fn(sizes, act, loss, batch):
+    torch.manual_seed(1)
+    net = Net(sizes, act)
+    opt = torch.optim.SGD(net.parameters(), lr=1e-4)
+    x = torch.rand(batch, sizes[0])
+    if loss == "xent":
+        y = torch.randint(0, sizes[-1], (batch,))
+        loss_fn = F.cross_entropy
+    elif loss == "mse_sigmoid":
+        y = torch.rand(batch, sizes[-1])
+        loss_fn = lambda out, t: F.mse_loss(torch.sigmoid(out), t)  # noqa: E731
+    else:
+        y = torch.rand(batch, sizes[-1])
+        loss_fn = F.mse_loss
+
+    def step():
+        opt.zero_grad()
+        value = loss_fn(net(x), y)
+        value.backward()
+        opt.step()
+        return value
+
+    return step, net, x, y, loss_fn
+
+
+def torch_times(step):
+    reps = 1
+    while True:  # about 20 ms a sample, as step.c does
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            step()
+        if time.perf_counter() - t0 > 0.02 or reps > 1 << 20:
+            break
+        reps *= 2
+    samples = []
+    for _ in range(SAMPLES):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            step()
+        samples.append((time.perf_counter() - t0) / reps)
+    return statistics.median(samples)
+
+
+def torch_bytes(net, x, y, loss_fn):
+    """Bytes of the tensors autograd saves for the backward pass, plus the gradients."""
+    saved = []
+
+    def pack(t):
+        saved.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        value = loss_fn(net(x), y)
+    value.backward()
+    grads = sum(p.grad.numel() * p.grad.element_size() for p in net.parameters())
+    return sum(saved) + grads
+
+
+def sgemm_time(sizes, batch):
+    exe = f"{BUILD}/bench/sgemm"
+    if not os.path.exists(exe):
+        run([os.environ.get("CC", "cc"), "-O2", "-o", exe, "bench/sgemm.c", "-lopenblas"])
+    line = run([exe, str(batch), "5"] + [str(s) for s in sizes]).split()
+    return float(line[0]), float(line[1])
+
+
+def compile_times(layers=200, width=16):
+    """netc's time to compile a model of LAYERS layers, and cc's time for its output."""
+    path = f"{BUILD}/bench/layers{layers}.net"
+    lines = [f"input x[{width}];", f"target y[{width}];"]
+    prev = "x"
+    for i in range(layers):
+        lines.append(f"param W{i}[{width}, {width}]; param b{i}[{width}];")
+        lines.append(f"h{i} = tanh(W{i} @ {prev} + b{i});")
+        prev = f"h{i}"
+    lines.append(f"loss mse({prev}, y);")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    out = f"{BUILD}/bench/layers{layers}"
+    netc = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        run([f"{BUILD}/netc", "compile", path, "-o", out, "--prefix", "m"])
+        netc.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    run([os.environ.get("CC", "cc"), "-std=c99", "-O2", "-c", "-o", f"{out}/m.o", f"{out}/m.c"])
+    cc = time.perf_counter() - t0
+    with open(f"{out}/m.c") as f:
+        nlines = sum(1 for _ in f)
+    return statistics.median(netc), cc, nlines
+
+
+def fmt_time(t):
+    return f"{t * 1e6:.2f} us" if t < 1e-3 else f"{t * 1e3:.2f} ms"
+
+
+def main():
+    torch.set_num_threads(1)
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    print(f"machine: {cpu}; torch {torch.__version__}, 1 thread; {ROUNDS} rounds, median of medians\n")
+    steps = {}
+    for model, sizes, act, loss, batch, goal in ROWS:
+        if model not in steps:
+            steps[model] = build_netc_step(model, sizes[-1] if loss == "xent" else 0)
+    torch_fns = [torch_step_fn(sizes, act, loss, batch) for _, sizes, act, loss, batch, _ in ROWS]
+    netc_t = [[] for _ in ROWS]
+    torch_t = [[] for _ in ROWS]
+    ws_bytes = [0] * len(ROWS)
+    for _ in range(ROUNDS):  # interleaved, so both sides see the same machine
+        for i, (model, sizes, act, loss, batch, goal) in enumerate(ROWS):
+            t, ws_bytes[i] = netc_times(steps[model], batch)
+            netc_t[i].append(t)
+            torch_t[i].append(torch_times(torch_fns[i][0]))
+    print("| net | batch | netc | PyTorch | PyTorch / netc | goal | OpenBLAS sgemm | sgemm / netc | "
+          "netc workspace | PyTorch saved + grads |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for i, (model, sizes, act, loss, batch, goal) in enumerate(ROWS):
+        n, p = statistics.median(netc_t[i]), statistics.median(torch_t[i])
+        g, gflops = sgemm_time(sizes, batch)
+        _, net, x, y, loss_fn = torch_fns[i]
+        name = "-".join(map(str, sizes)) + f" ({act}, {'cross_entropy' if loss == 'xent' else 'mse'})"
+        mark = "" if p / n >= goal else " (below)"
+        print(f"| {name} | {batch} | {fmt_time(n)} | {fmt_time(p)} | {p / n:.2f}{mark} | {goal} | "
+              f"{fmt_time(g)} ({gflops:.0f} GFLOP/s) | {g / n:.2f} | {ws_bytes[i]} B | "
+              f"{torch_bytes(net, x, y, loss_fn)} B |")
+    netc_s, cc_s, nlines = compile_times()
+    print(f"\n200-layer model: netc compiles it in {netc_s * 1e3:.1f} ms (goal < 100 ms); "
+          f"cc -O2 compiles the {nlines} lines of C in {cc_s:.2f} s (goal < 10 s)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
