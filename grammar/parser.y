@@ -206,6 +206,10 @@ static bool starts_stmt(yysymbol_kind_t tok) {
    expression may start, the message says so instead of listing tokens. */
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, ParseCtx *cx) {
   (void)scanner;
+  /* The lexer has already reported this token ("invalid number '3a'"):
+     one error for it is enough. */
+  if (yypcontext_token(ctx) != YYSYMBOL_YYEOF && yypcontext_location(ctx)->end == cx->bad_end)
+    return 0;
   yysymbol_kind_t expected[YYNTOKENS];
   int n = yypcontext_expected_tokens(ctx, expected, YYNTOKENS);
   bool statement = expects(expected, n, YYSYMBOL_TK_MODEL);

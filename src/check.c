@@ -827,7 +827,9 @@ static const Setting settings[] = {
     SETTING(weight_decay, T_REAL, 0, true, INFINITY, false),
     SETTING(batch, T_INT, 1, true, 1 << 20, true),
     SETTING(epochs, T_INT, 1, true, 1e9, true),
-    SETTING(seed, T_SEED, 0, true, 9007199254740992.0, true), /* 2^53: exact in a double */
+    /* Below 2^53, where every integer is exact in a double: 2^53 + 1
+       would read as 2^53 and pass for it. */
+    SETTING(seed, T_SEED, 0, true, 9007199254740992.0, false),
     SETTING(clip, T_REAL, 0, true, INFINITY, false),
 };
 #undef SETTING

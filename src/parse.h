@@ -13,6 +13,7 @@ typedef struct {
   int offset;   /* where the lexer is in the source */
   int prev_end; /* end of the token before the current one */
   int cur_end;  /* end of the current token */
+  int bad_end;  /* end of the last token the lexer reported an error at */
 } ParseCtx;
 
 /* Parses the source of D. Errors go to D; the result is the statement list,

@@ -745,10 +745,10 @@ static void train_settings(void **state) {
   assert_int_equal(t->optimizer, OPT_ADAM);
   /* constants and constant expressions; the extremes of each range */
   Program *p = checked(state, "const n = 8;\nparam W[n];\nloss sum(W);\n"
-                              "train { batch = n * 2; epochs = 1e9; seed = 9007199254740992; clip = 0; }\n");
+                              "train { batch = n * 2; epochs = 1e9; seed = 9007199254740991; clip = 0; }\n");
   assert_int_equal(p->train.batch, 16);
   assert_int_equal(p->train.epochs, 1000000000);
-  assert_true(p->train.seed == UINT64_C(9007199254740992));
+  assert_true(p->train.seed == UINT64_C(9007199254740991));
   t = train(state, "batch = 1; epochs = 1; seed = 0;");
   assert_int_equal(t->batch, 1);
   assert_int_equal(t->epochs, 1);
@@ -841,6 +841,9 @@ static void train_ranges(void **state) {
   train_error("epochs = 10.5;", "'epochs' must be an integer, got 10.5");
   train_error("seed = -1;", "'seed' must be in [0, ");
   train_error("seed = 0.5;", "'seed' must be an integer, got 0.5");
+  /* 2^53 + 1 reads as 2^53: every seed must be below, where it is exact */
+  train_error("seed = 9007199254740993;", "'seed' must be in [0, 9007199254740992), got 9007199254740992");
+  train_error("seed = 9007199254740992;", "'seed' must be in [0, 9007199254740992), got 9007199254740992");
   train_error("clip = -1;", "1:41: error: 'clip' must be at least 0, got -1");
   train_error("batch = 1 / 0;", "this constant expression has no finite value");
 }
@@ -850,7 +853,7 @@ static void train_ranges(void **state) {
 static void train_range_messages_exact(void **state) {
   (void)state;
   train_error("batch = 1048577;", "'batch' must be in [1, 1048576], got 1048577");
-  train_error("seed = 9007199254740994;", "'seed' must be in [0, 9007199254740992], got 9007199254740994");
+  train_error("seed = 9007199254740994;", "'seed' must be in [0, 9007199254740992), got 9007199254740994");
   train_error("optimizer = adam(eps = -0.000123456789);", "'eps' must be greater than 0, got -0.000123456789");
   assert_one_error("param W[2] = uniform(0.1, 0.1); loss sum(W);", "needs a < b, got a = 0.1 and b = 0.1");
   assert_one_error("param W[2] = normal(0, -1234567); loss sum(W);", "needs std >= 0, got -1234567");

@@ -234,11 +234,23 @@ static void number_out_of_range(void **state) {
                                    "    ^~~~~\n");
 }
 
-static void number_underflow_is_zero(void **state) {
-  /* Too small to represent: it reads as 0, which is not an error. */
-  Lexed *l = lex(state, "1e-999");
+static void number_underflow(void **state) {
+  /* Too small even for a subnormal: an error, as too large is, rather
+     than a 0 the source did not write. */
+  Lexed *l = lex(state, "1e-400");
   assert_count(l, 1);
   assert_number(l, 0, 0, 0, 6);
+  assert_int_equal(l->diag.errors, 1);
+  assert_string_equal(l->messages, "t.net:1:1: error: number '1e-400' is out of range\n1e-400\n^~~~~~\n");
+  free(l->messages);
+  l->messages = NULL;
+  /* a subnormal is a number, and so is a zero written with any exponent */
+  l = lex(state, "5e-324 4e-320 0e-999 0.000");
+  assert_count(l, 4);
+  assert_number(l, 0, 5e-324, 0, 6);
+  assert_number(l, 1, 4e-320, 7, 13);
+  assert_number(l, 2, 0, 14, 20);
+  assert_number(l, 3, 0, 21, 26);
   assert_no_errors(l);
 }
 
@@ -430,7 +442,7 @@ int main(void) {
       TEST(number_forms),
       TEST(number_then_operator),
       TEST(number_out_of_range),
-      TEST(number_underflow_is_zero),
+      TEST(number_underflow),
       TEST(number_largest),
       TEST(invalid_number_missing_exponent),
       TEST(invalid_number_two_points),

@@ -520,6 +520,21 @@ static void error_bad_number_is_still_a_number(void **state) {
   assert_string_equal(tree(state, stmt(p, 0)->stmt.expr), "(+ 0 2)");
 }
 
+/* A token the lexer reported is not reported again by the parser. */
+static void error_bad_number_reported_once(void **state) {
+  Parsed *p = parse(state, "model 3a;\nloss 1;\n");
+  assert_int_equal(p->diag.errors, 1);
+  assert_string_equal(p->messages, "t.net:1:7: error: invalid number '3a'\nmodel 3a;\n      ^~\n");
+  assert_int_equal(ast_length(p->stmts), 1);
+  p = parse(state, "input 1e999;\nloss 1;\n");
+  assert_int_equal(p->diag.errors, 1);
+  assert_non_null(strstr(p->messages, "t.net:1:7: error: number '1e999' is out of range\n"));
+  /* the next token is still reported */
+  p = parse(state, "loss 1e999 1;\n");
+  assert_int_equal(p->diag.errors, 2);
+  assert_non_null(strstr(p->messages, "t.net:1:12: error: expected ';' or an operator, found number '1'\n"));
+}
+
 static void error_stray_character_is_skipped(void **state) {
   Parsed *p = parse(state, "x = 1 $ + 2;\nloss x;\n");
   assert_int_equal(p->diag.errors, 1);
@@ -710,6 +725,7 @@ int main(void) {
       TEST(error_expected_tokens),
       TEST(error_found_name_is_shortened),
       TEST(error_bad_number_is_still_a_number),
+      TEST(error_bad_number_reported_once),
       TEST(error_stray_character_is_skipped),
       TEST(recovery_three_statements),
       TEST(recovery_inside_train_block),
