@@ -259,7 +259,13 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
   return 0;
 }
 
+/* With custom syntax errors, bison calls this only when its stack is
+   full (YYMAXDEPTH), which only an expression nested thousands of levels
+   deep can do: the checker's error, rather than "memory exhausted". */
 void yyerror(YYLTYPE *loc, yyscan_t scanner, ParseCtx *cx, const char *msg) {
   (void)scanner;
-  error_at(cx->diag, *loc, "%s", msg);
+  if (strcmp(msg, "memory exhausted") == 0)
+    error_at(cx->diag, *loc, "expression is nested too deeply (more than %d levels)", MAX_DEPTH);
+  else
+    error_at(cx->diag, *loc, "%s", msg);
 }

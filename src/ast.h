@@ -9,7 +9,10 @@
 #include "diag.h"
 #include "ops.h"
 
-enum { MAX_RANK = 4 };
+enum {
+  MAX_RANK = 4,
+  MAX_DEPTH = 400, /* nesting of one expression, in operator and call nodes */
+};
 
 /* A tensor shape; rank 0 is a scalar. Row-major, like everything in netc. */
 typedef struct {

@@ -8,8 +8,7 @@
 #include <string.h>
 
 enum {
-  MAX_DEPTH = 400,            /* nesting of one expression */
-  MAX_ELEMENTS = 1 << 28,     /* per tensor */
+  MAX_ELEMENTS = 1 << 28, /* per tensor */
 };
 
 typedef struct {

@@ -1,8 +1,7 @@
 /* test_check.c: the checker alone. Each test compiles a small model in
    memory (harness.h) and looks at what check_program made of it: the
    shape and kind of every symbol, folded constants, initializers, the
-   train settings, or the exact message of the one error it must report.
-   Disabled groups at the end hold tests of bugs not fixed yet. */
+   train settings, or the exact message of the one error it must report. */
 #include "harness.h"
 
 #include <math.h>
@@ -1062,24 +1061,17 @@ static void deep_parser_stack(void **state) {
   free(src);
 }
 
-/* ---- bugs: enable each group once the checker is fixed ---- */
-
-#if 0
-/* BUG (message; docs/language.md §8 documents it as is): an expression
-   nested deeper than bison's stack (YYMAXDEPTH 10000) reports "memory
-   exhausted", which reads like an internal failure; it should say the
-   expression is nested too deeply, as the checker does at 400 levels. */
-static void bug_parser_stack_message(void **state) {
+/* Deeper than the parser's stack, the message is the checker's, not
+   bison's "memory exhausted". */
+static void deep_parser_stack_message(void **state) {
   (void)state;
   char *src = repeated("input x;\nloss ", "x + (", 5000, "x", ")", ";\n");
-  assert_one_error(src, "nested too deeply");
+  assert_one_error(src, "2:16666: error: expression is nested too deeply (more than 400 levels)");
   free(src);
   src = repeated("input x;\nloss ", "x ^ ", 5000, "2", "", ";\n");
-  assert_one_error(src, "nested too deeply");
+  assert_one_error(src, "expression is nested too deeply (more than 400 levels)");
   free(src);
 }
-
-#endif
 
 int main(void) {
   const struct CMUnitTest op_shapes[] = {
@@ -1143,6 +1135,7 @@ int main(void) {
       TEST(deep_nesting),
       TEST(deep_but_fine),
       TEST(deep_parser_stack),
+      TEST(deep_parser_stack_message),
   };
   int failed = 0;
   failed += cmocka_run_group_tests(op_shapes, NULL, NULL);
@@ -1152,11 +1145,5 @@ int main(void) {
   failed += cmocka_run_group_tests(train_block, NULL, NULL);
   failed += cmocka_run_group_tests(program, NULL, NULL);
   failed += cmocka_run_group_tests(nesting, NULL, NULL);
-#if 0
-  const struct CMUnitTest bugs[] = {
-      TEST(bug_parser_stack_message),
-  };
-  failed += cmocka_run_group_tests(bugs, NULL, NULL);
-#endif
   return failed != 0;
 }
