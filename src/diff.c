@@ -304,15 +304,39 @@ static void print_adjoint(FILE *out, const Graph *g, const Backward *bw, int id)
   fputc('\n', out);
 }
 
+/* One line of 'netc grad': a named value or a differentiated leaf. */
+typedef struct {
+  int id, adj;
+} Line;
+
+/* Does this line's name own its adjoint, or repeat another line's? */
+static bool owns(const Graph *g, Line l) { return l.adj >= 0 && g->nodes[l.adj].adjoint_of == l.id; }
+
+/* First the adjoints each line owns, in the order they are computed, so a
+   line only names adjoints printed above it; then the lines that repeat
+   another's (dL/db = dL/dz) and the zero ones, in declaration order. */
 void diff_print(FILE *out, const Graph *g, const Backward *bw) {
+  Line *lines = arena_array(g->arena, Line, g->nforward + 1);
+  int n = 0;
   for (int id = g->nforward - 1; id >= 0; id--)
-    if (g->nodes[id].op < OP_COUNT && g->nodes[id].name)
-      print_adjoint(out, g, bw, id);
-  for (int i = 0; i < bw->nwrt; i++) {
-    int leaf = bw->wrt[i];
-    if (bw->adjoint[leaf] < 0)
-      fprintf(out, "dL/d%s = 0\n", g->nodes[leaf].name);
+    if (g->nodes[id].op < OP_COUNT && g->nodes[id].name && bw->adjoint[id] >= 0)
+      lines[n++] = (Line){id, bw->adjoint[id]};
+  for (int i = 0; i < bw->nwrt; i++)
+    lines[n++] = (Line){bw->wrt[i], bw->adjoint[bw->wrt[i]]};
+  /* insertion sort of the owners by adjoint; stable for the rest */
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0; j--) {
+      Line a = lines[j - 1], b = lines[j];
+      bool swap = owns(g, b) && (!owns(g, a) || b.adj < a.adj);
+      if (!swap)
+        break;
+      lines[j - 1] = b;
+      lines[j] = a;
+    }
+  for (int i = 0; i < n; i++) {
+    if (lines[i].adj < 0)
+      fprintf(out, "dL/d%s = 0\n", g->nodes[lines[i].id].name);
     else
-      print_adjoint(out, g, bw, leaf);
+      print_adjoint(out, g, bw, lines[i].id);
   }
 }

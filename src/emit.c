@@ -66,6 +66,35 @@ static const char *real_name(const Emit *E) { return E->o->dbl ? "double" : "flo
 
 /* ---- writing, indented ---- */
 
+static bool ident_char(char c);
+
+/* The math functions of C99 that generated code calls, which have float
+   twins (expf): a float build calls those, so no double is computed. */
+static const char *const math_functions[] = {"exp", "log", "sqrt", "fabs", "tanh", "sin", "cos", "pow", "log1p", "fmax"};
+
+/* TEXT with each math function call renamed to its float twin. */
+static char *float_math(const char *text) {
+  char *out;
+  size_t size;
+  FILE *f = open_memstream(&out, &size);
+  for (const char *p = text; *p;) {
+    size_t len = 0;
+    while (ident_char(p[len]))
+      len++;
+    if (len == 0) {
+      fputc(*p++, f);
+      continue;
+    }
+    fwrite(p, 1, len, f);
+    for (size_t k = 0; k < sizeof math_functions / sizeof math_functions[0]; k++)
+      if (strlen(math_functions[k]) == len && strncmp(p, math_functions[k], len) == 0 && p[len] == '(')
+        fputc('f', f);
+    p += len;
+  }
+  fclose(f);
+  return out;
+}
+
 __attribute__((format(printf, 2, 3))) static void emitf(Emit *E, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -77,6 +106,11 @@ __attribute__((format(printf, 2, 3))) static void emitf(Emit *E, const char *fmt
   va_start(ap, fmt);
   vsnprintf(text, (size_t)len + 1, fmt, ap);
   va_end(ap);
+  if (!E->o->dbl) {
+    char *renamed = float_math(text);
+    free(text);
+    text = renamed;
+  }
   for (const char *p = text; *p; p++) {
     if (E->at_line_start && *p != '\n')
       fprintf(E->out, "%*s", 2 * E->indent, "");
@@ -102,7 +136,15 @@ static const char *const reserved_words[] = {
     "real", "params", "in", "tg", "ws", "grads", "din", "out", "i", "j", "k", "acc", "zmax", "zsum", "lse",
     "cls", "exp", "log", "sqrt", "fabs", "tanh", "sin", "cos", "pow", "log1p", "fmax", "memset", "NAN", "NULL",
     "size_t", "uint64_t", "forward", "backward", "write_outputs", "fill_value", "fill_uniform", "fill_normal",
-    "uniform01", "next_random", "input_grad_scratch", "main"};
+    "uniform01", "next_random", "input_grad_scratch", "main",
+    /* macros of math.h, stdint.h, stddef.h and string.h (more by prefix below) */
+    "INFINITY", "isfinite", "isinf", "isnan", "isnormal", "signbit", "fpclassify", "isgreater", "isgreaterequal",
+    "isless", "islessequal", "islessgreater", "isunordered", "math_errhandling", "offsetof", "expf", "logf",
+    "sqrtf", "fabsf", "tanhf", "sinf", "cosf", "powf", "log1pf", "fmaxf"};
+
+/* Macro families of the same headers: M_PI, FP_NAN, HUGE_VAL, INT64_MAX, ... */
+static const char *const reserved_prefixes[] = {"M_", "FP_", "HUGE_", "MATH_", "INT", "UINT", "SIZE_", "PTRDIFF_",
+                                                "WCHAR_", "WINT_", "SIG_ATOMIC_"};
 
 static bool is_taken(const Emit *E, const char *name) {
   for (size_t i = 0; i < sizeof reserved_words / sizeof reserved_words[0]; i++)
@@ -113,6 +155,9 @@ static bool is_taken(const Emit *E, const char *name) {
     return true;
   if (strncmp(name, "nc_", 3) == 0)
     return true;
+  for (size_t i = 0; i < sizeof reserved_prefixes / sizeof reserved_prefixes[0]; i++)
+    if (strncmp(name, reserved_prefixes[i], strlen(reserved_prefixes[i])) == 0)
+      return true;
   for (int i = 0; i < E->ntaken; i++)
     if (strcmp(E->taken[i], name) == 0)
       return true;
@@ -121,7 +166,9 @@ static bool is_taken(const Emit *E, const char *name) {
 
 /* NAME, or NAME with underscores appended until it is free; then taken. */
 static const char *claim(Emit *E, const char *name) {
-  char *unique = arena_strdup(E->a, name);
+  /* _X and __x are the C implementation's everywhere; no suffix frees them. */
+  bool implementation = name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z'));
+  char *unique = implementation ? arena_printf(E->a, "v%s", name) : arena_strdup(E->a, name);
   while (is_taken(E, unique))
     unique = arena_printf(E->a, "%s_", unique);
   if (E->ntaken == E->cap_taken) {
@@ -989,7 +1036,9 @@ static char *helpers_block(Emit *E) {
       fputs(", real b", out);
     if (count_uses_in(scalar, 'i'))
       fputs(", long i", out);
-    fprintf(out, ") { return %s; }\n", scalar);
+    char *body = E->o->dbl ? strdup(scalar) : float_math(scalar);
+    fprintf(out, ") { return %s; }\n", body);
+    free(body);
   }
   if (E->o->input_grads)
     fprintf(out,

@@ -5,6 +5,7 @@
 #include "gradcheck.h"
 
 #include <dirent.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,22 +13,55 @@
 #include "cli.h"
 #include "emit.h"
 
-/* Runs CMD with its output (stdout and stderr) into a string. */
-static int run_captured(const char *cmd, char **output) {
+/* Runs ARGV (no shell, so no path needs quoting) with its stdout and
+   stderr into a string; returns its exit status, or -1 if it did not run. */
+static int run_captured(char *const *argv, char **output) {
   size_t size;
   FILE *mem = open_memstream(output, &size);
-  FILE *p = popen(cmd, "r");
-  if (!p) {
+  int fds[2];
+  if (pipe(fds) != 0) {
     fclose(mem);
     return -1;
   }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    close(fds[1]);
+    execvp(argv[0], argv);
+    fprintf(stderr, "cannot run '%s'\n", argv[0]);
+    _exit(127);
+  }
+  close(fds[1]);
   char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-    fwrite(buf, 1, n, mem);
-  int status = pclose(p);
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0)
+    fwrite(buf, 1, (size_t)n, mem);
+  close(fds[0]);
   fclose(mem);
-  return status;
+  int status;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid)
+    return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* $CC, split at spaces ("gcc -m64"), then ARGS: a NULL-terminated argv. */
+static char **compiler_argv(Arena *a, const char *cc, const char *const *args) {
+  int n = 0, cap = 8;
+  for (const char *const *p = args; *p; p++)
+    cap++;
+  for (const char *p = cc; *p; p++)
+    cap += *p == ' ';
+  char **argv = arena_array(a, char *, cap);
+  char *copy = arena_strdup(a, cc);
+  for (char *word = strtok(copy, " "); word; word = strtok(NULL, " "))
+    argv[n++] = word;
+  for (const char *const *p = args; *p; p++)
+    argv[n++] = (char *)*p;
+  argv[n] = NULL;
+  return argv;
 }
 
 static void remove_folder(const char *dir) {
@@ -103,17 +137,19 @@ int gradcheck_run(const Program *p, const Graph *g, const Backward *bw, const Di
     const char *cc = getenv("CC");
     if (!cc || !*cc)
       cc = "cc";
-    char *cmd = arena_printf(&a, "%s -std=c99 -O1 -o '%s/gradcheck' '%s/gradcheck.c' '%s/m.c' '%s/mf.c' -lm 2>&1", cc,
-                             dir, dir, dir, dir);
+    char *exe = arena_printf(&a, "%s/gradcheck", dir);
+    const char *args[] = {"-std=c99", "-O1", "-o", exe, arena_printf(&a, "%s/gradcheck.c", dir),
+                          arena_printf(&a, "%s/m.c", dir), arena_printf(&a, "%s/mf.c", dir), "-lm", NULL};
     char *output = NULL;
-    int rc = run_captured(cmd, &output);
+    int rc = run_captured(compiler_argv(&a, cc, args), &output);
     if (rc != 0) {
-      fprintf(err, "netc: error: the C compiler failed on the generated code (%s):\n%s", cmd, output ? output : "");
+      fprintf(err, "netc: error: the C compiler failed on the generated code (CC=%s):\n%s", cc, output ? output : "");
     } else {
       free(output);
       output = NULL;
       fprintf(out, "gradcheck %s: %s\n", source, p->name);
-      rc = run_captured(arena_printf(&a, "'%s/gradcheck' 2>&1", dir), &output);
+      char *run[] = {exe, NULL};
+      rc = run_captured(run, &output);
       fputs(output ? output : "", out);
       status = rc == 0 ? 0 : 1;
     }

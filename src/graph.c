@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- shapes of nodes: the checker has checked them, so only computed ---- */
@@ -182,17 +183,22 @@ static int symbol_node(Lower *L, Symbol *sym) {
 static int stabilize(Lower *L, const Ast *e, int op, int a, int b) {
   Graph *g = L->g;
   const Node *x = &g->nodes[a];
+  const char *src = L->d->text + e->loc.begin;
+  int len = e->loc.end - e->loc.begin;
   if (op == OP_LOG && x->op == OP_SOFTMAX) {
-    warning_at(L->d, e->loc, "'log(softmax(x))' is computed as 'log_softmax(x)', which cannot overflow");
+    warning_at(L->d, e->loc, "'%.*s' is computed as 'log_softmax(%s)', which cannot overflow", len, src,
+               graph_expr_string(g, x->in[0], 0));
     return graph_op(g, OP_LOG_SOFTMAX, x->in[0], -1);
   }
   if (op == OP_LOG && x->op == OP_SIGMOID) {
-    warning_at(L->d, e->loc, "'log(sigmoid(z))' is computed as '-softplus(-z)', which cannot overflow");
+    warning_at(L->d, e->loc, "'%.*s' is computed as '-softplus(-%s)', which cannot overflow", len, src,
+               graph_expr_string(g, x->in[0], 4));
     int neg_z = graph_op(g, OP_NEG, x->in[0], -1);
     return graph_op(g, OP_NEG, graph_op(g, OP_SOFTPLUS, neg_z, -1), -1);
   }
   if (op == OP_BCE && x->op == OP_SIGMOID) {
-    warning_at(L->d, e->loc, "'bce(sigmoid(z), t)' is computed as 'bce_logits(z, t)', which cannot overflow");
+    warning_at(L->d, e->loc, "'%.*s' is computed as 'bce_logits(%s, %s)', which cannot overflow", len, src,
+               graph_expr_string(g, x->in[0], 0), graph_expr_string(g, b, 0));
     return graph_op(g, OP_BCE_LOGITS, x->in[0], b);
   }
   return graph_op(g, op, a, b);
@@ -308,7 +314,8 @@ static void print_node(FILE *out, const Graph *g, int id, int root, bool stop, i
     fprintf(out, negative && min_prec > 1 ? "(%s)" : "%s", num_str(n->value, buf));
     return;
   }
-  if (n->op >= OP_COUNT || (stop && id != root && id < g->nforward && n->name)) {
+  bool forward = g->nforward == 0 || id < g->nforward; /* 0: still lowering */
+  if (n->op >= OP_COUNT || (stop && id != root && forward && n->name)) {
     fputs(n->name, out);
     return;
   }
@@ -372,4 +379,15 @@ static void print_node(FILE *out, const Graph *g, int id, int root, bool stop, i
 
 void graph_print_expr(FILE *out, const Graph *g, int id, bool stop_at_names) {
   print_node(out, g, id, id, stop_at_names, 0);
+}
+
+char *graph_expr_string(const Graph *g, int id, int min_prec) {
+  char *text;
+  size_t size;
+  FILE *f = open_memstream(&text, &size);
+  print_node(f, g, id, -1, true, min_prec);
+  fclose(f);
+  char *copy = arena_strdup(g->arena, text);
+  free(text);
+  return copy;
 }

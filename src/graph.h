@@ -73,5 +73,8 @@ bool *graph_live(const Graph *g, const int *roots, int nroots);
 
 /* How a node is spelled in 'netc grad' and in comments. */
 void graph_print_expr(FILE *out, const Graph *g, int id, bool stop_at_names);
+/* The same, as a string in G's arena, in parentheses if it binds less
+   tightly than MIN_PREC (4: the operand of a negation). */
+char *graph_expr_string(const Graph *g, int id, int min_prec);
 
 #endif

@@ -2,12 +2,8 @@
 /* model hash {{HASH}}; flags: {{FLAGS}} */
 #include "{{P}}.h"
 
+#include <math.h>
 #include <string.h>
-#ifdef __cplusplus
-#include <math.h> /* float and double overloads of the math functions */
-#else
-#include <tgmath.h> /* exp() of a float is expf() */
-#endif
 
 typedef {{P}}_real real;
 

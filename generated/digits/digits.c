@@ -2,12 +2,8 @@
 /* model hash 14edb07d6b688f69; flags: --prefix digits */
 #include "digits.h"
 
+#include <math.h>
 #include <string.h>
-#ifdef __cplusplus
-#include <math.h> /* float and double overloads of the math functions */
-#else
-#include <tgmath.h> /* exp() of a float is expf() */
-#endif
 
 typedef digits_real real;
 
@@ -103,9 +99,9 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
         zmax = logits[i];
     real zsum = 0;
     for (int i = 0; i < 10; i++)
-      zsum += exp(logits[i] - zmax);
+      zsum += expf(logits[i] - zmax);
     for (int i = 0; i < 10; i++)
-      probs[i] = exp(logits[i] - zmax) / zsum;
+      probs[i] = expf(logits[i] - zmax) / zsum;
   }
   if (!tg)
     return 0;
@@ -119,9 +115,9 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
         zmax = logits[i];
     real zsum = 0;
     for (int i = 0; i < 10; i++)
-      zsum += exp(logits[i] - zmax);
+      zsum += expf(logits[i] - zmax);
     int cls = (int)label;
-    loss = cls >= 0 && cls < 10 ? zmax + log(zsum) - logits[cls] : NAN;
+    loss = cls >= 0 && cls < 10 ? zmax + logf(zsum) - logits[cls] : NAN;
   }
   return loss;
 }

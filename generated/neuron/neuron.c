@@ -2,12 +2,8 @@
 /* model hash d930fe1bde51571f; flags: --prefix neuron */
 #include "neuron.h"
 
+#include <math.h>
 #include <string.h>
-#ifdef __cplusplus
-#include <math.h> /* float and double overloads of the math functions */
-#else
-#include <tgmath.h> /* exp() of a float is expf() */
-#endif
 
 typedef neuron_real real;
 
@@ -80,7 +76,7 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   real t7 = z - y;
   ws[0] = t7;
   /* loss = (z - y)^2   (scalar) */
-  real loss = pow(t7, 2.0f);
+  real loss = powf(t7, 2.0f);
   return loss;
 }
 

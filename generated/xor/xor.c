@@ -2,12 +2,8 @@
 /* model hash c0e1ed779cc83767; flags: --prefix xor */
 #include "xor.h"
 
+#include <math.h>
 #include <string.h>
-#ifdef __cplusplus
-#include <math.h> /* float and double overloads of the math functions */
-#else
-#include <tgmath.h> /* exp() of a float is expf() */
-#endif
 
 typedef xor_real real;
 
@@ -23,7 +19,7 @@ const xor_param_info xor_params[] = {
 enum { WS_FORWARD = 6, WS_SIZE = 10 };
 
 /* ---- elementwise operations that read an operand more than once ---- */
-static inline real nc_sigmoid(real a) { return a >= 0 ? 1 / (1 + exp(-a)) : exp(a) / (1 + exp(a)); }
+static inline real nc_sigmoid(real a) { return a >= 0 ? 1 / (1 + expf(-a)) : expf(a) / (1 + expf(a)); }
 
 /* ---- random numbers for initialization: splitmix64, then Box-Muller ---- */
 
@@ -84,7 +80,7 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
     real acc = 0;
     for (int k = 0; k < 2; k++)
       acc += W1[i * 2 + k] * x[k];
-    h[i] = tanh(acc + b1[i]);
+    h[i] = tanhf(acc + b1[i]);
   }
   /* t8 = dot(W2, h)   (scalar) */
   real t8;
@@ -104,7 +100,7 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   real t13 = p - y;
   ws[5] = t13;
   /* loss = (p - y)^2   (scalar) */
-  real loss = pow(t13, 2.0f);
+  real loss = powf(t13, 2.0f);
   return loss;
 }
 
@@ -137,7 +133,7 @@ static void backward(const real *params, const real *in, const real *tg, real *w
     dW2[i] += t20 * h[i];
   /* dL/db1 = dL/dh * (1 - h^2)   ([4]) */
   for (int i = 0; i < 4; i++)
-    t25[i] = t20 * W2[i] * (1.0f - pow(h[i], 2.0f));
+    t25[i] = t20 * W2[i] * (1.0f - powf(h[i], 2.0f));
   /* dL/dW1 = outer(dL/db1, x)   ([4, 2]) */
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 2; j++)

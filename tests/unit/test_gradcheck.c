@@ -272,7 +272,7 @@ static void compiler_failure(void **state) {
   Run r = with_cc("false", "examples/neuron.net");
   assert_int_equal(r.status, 1);
   assert_string_equal(r.out, "");
-  assert_true(starts_with(r.err, "netc: error: the C compiler failed on the generated code (false "));
+  assert_true(starts_with(r.err, "netc: error: the C compiler failed on the generated code (CC=false):\n"));
   run_free(&r);
   /* A compiler that does not exist. */
   r = with_cc("netc-no-such-compiler", "examples/neuron.net");
@@ -421,19 +421,11 @@ static void examples_pass(void **state) {
   gradcheck_passes("examples/digits.net");
 }
 
-/* ---- bugs not fixed yet ---- */
+/* ---- netc grad's order, and paths ---- */
 
-#if 0
-/* BUG: diff.h promises that 'netc grad' prints one line per adjoint "in
-   the order they are computed", but a line can name an adjoint that is
-   printed only further down. For examples/xor.net:
-     dL/dh = dL/db2 * W2              <- dL/db2 is the last line
-     dL/dW1 = outer(dL/db1, x)        <- dL/db1 is the next line
-   and digits.net likewise has 'dL/dW1 = outer(dL/db1, x)' first. The
-   params' adjoints are printed after every value's, yet a param's adjoint
-   can be the one an unnamed value (the pre-activation) shares, and the
-   value lines name it. The math is right; the order is not. */
-static void bug_grad_names_an_adjoint_before_its_line(void **state) {
+/* 'netc grad' names an adjoint only after the line that defines it, even
+   where a param's adjoint is the one an unnamed pre-activation shares. */
+static void grad_names_adjoints_after_their_line(void **state) {
   (void)state;
   static const char *const files[] = {"examples/neuron.net", "examples/xor.net", "examples/iris.net",
                                       "examples/digits.net"};
@@ -462,11 +454,8 @@ static void bug_grad_names_an_adjoint_before_its_line(void **state) {
   }
 }
 
-/* BUG: gradcheck quotes its folder for the shell as '...', so a $TMPDIR
-   holding a single quote breaks the command line, and the failure is
-   reported as "the C compiler failed on the generated code": cc is handed
-   '/tmp/ab/netc-gradcheck-XXXXXX/m.c /tmp/ab/...' as one file name. */
-static void bug_tmpdir_with_a_quote(void **state) {
+/* gradcheck runs the compiler without a shell: any $TMPDIR works. */
+static void tmpdir_with_a_quote(void **state) {
   (void)state;
   char tmp[] = "/tmp/netc_test_gradcheck_XXXXXX";
   assert_non_null(mkdtemp(tmp));
@@ -482,7 +471,6 @@ static void bug_tmpdir_with_a_quote(void **state) {
     fail_msg("exit %d\n--- stdout\n%s--- stderr\n%s---", r.status, r.out, r.err);
   run_free(&r);
 }
-#endif
 
 int main(void) {
   list_models();
@@ -512,13 +500,11 @@ int main(void) {
       TEST(examples_pass),
   };
   failed += cmocka_run_group_tests_name("gradcheck", others, NULL, NULL);
-#if 0
-  const struct CMUnitTest bugs[] = {
-      TEST(bug_grad_names_an_adjoint_before_its_line),
-      TEST(bug_tmpdir_with_a_quote),
+  const struct CMUnitTest order[] = {
+      TEST(grad_names_adjoints_after_their_line),
+      TEST(tmpdir_with_a_quote),
   };
-  failed += cmocka_run_group_tests_name("gradcheck: bugs", bugs, NULL, NULL);
-#endif
+  failed += cmocka_run_group_tests_name("gradcheck: grad order and paths", order, NULL, NULL);
   for (size_t i = 0; i < nmodels; i++)
     free(models[i]);
   free(models);
