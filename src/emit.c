@@ -146,6 +146,17 @@ static const char *const reserved_words[] = {
 static const char *const reserved_prefixes[] = {"M_", "FP_", "HUGE_", "MATH_", "INT", "UINT", "SIZE_", "PTRDIFF_",
                                                 "WCHAR_", "WINT_", "SIG_ATOMIC_"};
 
+/* Names taken by a family of macros (M_PI, UINT64_MAX) or by C itself
+   (_X, __x): no suffix frees them, so they get a prefix. */
+static bool reserved_family(const char *name) {
+  if (name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z')))
+    return true;
+  for (size_t i = 0; i < sizeof reserved_prefixes / sizeof reserved_prefixes[0]; i++)
+    if (strncmp(name, reserved_prefixes[i], strlen(reserved_prefixes[i])) == 0)
+      return true;
+  return false;
+}
+
 static bool is_taken(const Emit *E, const char *name) {
   for (size_t i = 0; i < sizeof reserved_words / sizeof reserved_words[0]; i++)
     if (strcmp(reserved_words[i], name) == 0)
@@ -155,9 +166,6 @@ static bool is_taken(const Emit *E, const char *name) {
     return true;
   if (strncmp(name, "nc_", 3) == 0)
     return true;
-  for (size_t i = 0; i < sizeof reserved_prefixes / sizeof reserved_prefixes[0]; i++)
-    if (strncmp(name, reserved_prefixes[i], strlen(reserved_prefixes[i])) == 0)
-      return true;
   for (int i = 0; i < E->ntaken; i++)
     if (strcmp(E->taken[i], name) == 0)
       return true;
@@ -166,9 +174,7 @@ static bool is_taken(const Emit *E, const char *name) {
 
 /* NAME, or NAME with underscores appended until it is free; then taken. */
 static const char *claim(Emit *E, const char *name) {
-  /* _X and __x are the C implementation's everywhere; no suffix frees them. */
-  bool implementation = name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z'));
-  char *unique = implementation ? arena_printf(E->a, "v%s", name) : arena_strdup(E->a, name);
+  char *unique = reserved_family(name) ? arena_printf(E->a, "v%s", name) : arena_strdup(E->a, name);
   while (is_taken(E, unique))
     unique = arena_printf(E->a, "%s_", unique);
   if (E->ntaken == E->cap_taken) {
