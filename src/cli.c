@@ -34,8 +34,8 @@ static const char usage[] =
     "  -o DIR                compile, trainer: where the files go\n"
     "  --prefix P            compile, trainer: the files' and the API's prefix\n"
     "  --double              compile, trainer: double instead of float\n"
-    "  --input-grads         compile, grad: also the gradients of the inputs\n"
-    "  --stats               compile: print lines, temporaries and workspace bytes\n"
+    "  --input-grads         compile, grad, trainer: also the gradients of the inputs\n"
+    "  --stats               compile, trainer: print lines, temporaries and workspace bytes\n"
     "  --tol T               gradcheck: the largest relative error allowed (1e-6)\n"
     "  --samples K           gradcheck: scalars checked per large tensor (20)\n"
     "  --seed S              gradcheck: the random point's seed (1)\n"
@@ -116,6 +116,12 @@ static EmitOptions emit_options(const Options *o, const Run *r) {
   };
 }
 
+static void print_stats(const Options *o, Run *r, const EmitStats *stats) {
+  if (o->stats)
+    fprintf(r->out, "%d lines, %d temporaries, %zu workspace bytes per example\n", stats->lines,
+            stats->temporaries, stats->workspace_bytes);
+}
+
 static int run_compile(const Options *o, Run *r) {
   Graph *g;
   Backward *bw = differentiate(o, r, &g);
@@ -123,9 +129,7 @@ static int run_compile(const Options *o, Run *r) {
   EmitStats stats;
   if (!emit_files(g, bw, &eo, o->outdir, &stats, r->err))
     return 1;
-  if (o->stats)
-    fprintf(r->out, "%d lines, %d temporaries, %zu workspace bytes per example\n", stats.lines, stats.temporaries,
-            stats.workspace_bytes);
+  print_stats(o, r, &stats);
   return 0;
 }
 
@@ -133,7 +137,11 @@ static int run_trainer(const Options *o, Run *r) {
   Graph *g;
   Backward *bw = differentiate(o, r, &g);
   EmitOptions eo = emit_options(o, r);
-  return trainer_write(g, bw, &eo, o->outdir, r->err) ? 0 : 1;
+  EmitStats stats;
+  if (!trainer_write(g, bw, &eo, o->outdir, &stats, r->err))
+    return 1;
+  print_stats(o, r, &stats);
+  return 0;
 }
 
 static int run_gradcheck(const Options *o, Run *r) {
@@ -156,7 +164,7 @@ static const Command commands[] = {
     {"grad", run_grad, "--input-grads"},
     {"compile", run_compile, "-o --prefix --double --input-grads --stats"},
     {"gradcheck", run_gradcheck, "--tol --samples --seed"},
-    {"trainer", run_trainer, "-o --prefix --double --input-grads"},
+    {"trainer", run_trainer, "-o --prefix --double --input-grads --stats"},
 };
 
 static bool takes(const Command *c, const char *opt) {

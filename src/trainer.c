@@ -110,8 +110,9 @@ static bool write_file(const char *dir, const char *name, const char *tmpl, cons
   return ok;
 }
 
-bool trainer_write(const Graph *g, const Backward *bw, const EmitOptions *o, const char *dir, FILE *err) {
-  if (!emit_files(g, bw, o, dir, NULL, err))
+bool trainer_write(const Graph *g, const Backward *bw, const EmitOptions *o, const char *dir, EmitStats *stats,
+                   FILE *err) {
+  if (!emit_files(g, bw, o, dir, stats, err))
     return false;
   const Program *p = g->program;
   const TrainConfig *t = &p->train;

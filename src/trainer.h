@@ -5,8 +5,9 @@
 
 #include "emit.h"
 
-/* Writes DIR/P.h, DIR/P.c, DIR/P_train.c and DIR/Makefile; false after an
-   error, reported to ERR. */
-bool trainer_write(const Graph *g, const Backward *bw, const EmitOptions *o, const char *dir, FILE *err);
+/* Writes DIR/P.h, DIR/P.c, DIR/P_train.c and DIR/Makefile, and the model's
+   STATS if not NULL; false after an error, reported to ERR. */
+bool trainer_write(const Graph *g, const Backward *bw, const EmitOptions *o, const char *dir, EmitStats *stats,
+                   FILE *err);
 
 #endif

@@ -708,6 +708,20 @@ static void stats_counts_the_c_file(void **state) {
   }
 }
 
+/* netc trainer takes compile's flags: --stats reports the same model. */
+static void trainer_stats_match_compile(void **state) {
+  const char *dir = in_dir(state, "stats-compile");
+  Run c = compile_to("examples/iris.net", dir, FLAGS("--stats"));
+  const char *tdir = in_dir(state, "stats-trainer");
+  const char *args[] = {"trainer", "examples/iris.net", "-o", tdir, "--stats", NULL};
+  Run t = run_netc(args);
+  assert_int_equal(c.status, 0);
+  assert_int_equal(t.status, 0);
+  assert_string_equal(t.out, c.out);
+  run_free(&c);
+  run_free(&t);
+}
+
 /* ---- errors ---- */
 
 #define TRY_HELP "Try 'netc --help'.\n"
@@ -874,6 +888,7 @@ int main(void) {
       TEST(prefix_must_be_an_identifier),
       TEST(size_follows_statements),
       TEST(stats_counts_the_c_file),
+      TEST(trainer_stats_match_compile),
       TEST(generated_is_up_to_date),
   };
   const struct CMUnitTest errors[] = {
