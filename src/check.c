@@ -510,8 +510,10 @@ static bool bind_args(Checker *c, Ast *call, const char *const *names, int n, do
       ok = false;
       continue;
     } else if ((slot = pos++) >= n) {
-      error_at(c->d, arg->loc, "'%s' takes at most %d argument%s", call->call.name, n, n == 1 ? "" : "s");
-      return false;
+      if (pos == n + 1) /* the first one too many */
+        error_at(c->d, arg->loc, "'%s' takes at most %d argument%s", call->call.name, n, n == 1 ? "" : "s");
+      ok = false;
+      continue;
     }
     if (given[slot]) {
       error_at(c->d, arg->label ? arg->label_loc : arg->loc, "'%s' is given twice", names[slot]);
@@ -916,8 +918,10 @@ static void set_optimizer(Checker *c, Ast *e) {
   memcpy(values, opt->defaults, sizeof values);
   for (int i = 0; i < opt->nparams; i++)
     locs[i] = e->loc;
-  if (e->kind == AST_CALL && !bind_args(c, e, opt->params, opt->nparams, values, locs))
-    return;
+  /* An argument with an error keeps its default, so the ranges of the
+     others are still checked. */
+  if (e->kind == AST_CALL)
+    bind_args(c, e, opt->params, opt->nparams, values, locs);
   c->p->train.optimizer = (OptKind)k;
   for (int i = 0; i < opt->nparams; i++)
     store_setting(c, locs[i], find_setting(opt->params[i]), values[i]);

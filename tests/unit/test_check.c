@@ -847,6 +847,22 @@ static void train_ranges(void **state) {
   train_error("batch = 1 / 0;", "this constant expression has no finite value");
 }
 
+/* An optimizer argument with an error does not stop the range checks of
+   the others. */
+static void train_each_argument_checked(void **state) {
+  Compiled *c = compile(state, "param W; loss W;\ntrain { optimizer = adam(lr = -1, beta1 = x, beta2 = 2); }\n");
+  assert_int_equal(c->diag.errors, 3);
+  assert_non_null(strstr(c->messages, "t.net:2:43: error: unknown name 'x'\n"));
+  assert_non_null(strstr(c->messages, "t.net:2:31: error: 'lr' must be greater than 0, got -1\n"));
+  assert_non_null(strstr(c->messages, "t.net:2:54: error: 'beta2' must be in [0, 1), got 2\n"));
+  /* one error for the arguments too many, and the others checked */
+  c = compile(state, "param W; loss W;\ntrain { optimizer = sgd(-1, 2, 3, 4); }\n");
+  assert_int_equal(c->diag.errors, 3);
+  assert_int_equal(count(c->messages, "'sgd' takes at most 2 arguments"), 1);
+  assert_non_null(strstr(c->messages, "'lr' must be greater than 0, got -1\n"));
+  assert_non_null(strstr(c->messages, "'momentum' must be in [0, 1), got 2\n"));
+}
+
 /* Range messages print the bounds and the value exactly, so that a value
    just outside the range does not look inside it. */
 static void train_range_messages_exact(void **state) {
@@ -1125,6 +1141,7 @@ int main(void) {
       TEST(train_arguments),
       TEST(train_duplicates),
       TEST(train_ranges),
+      TEST(train_each_argument_checked),
       TEST(train_range_messages_exact),
   };
   const struct CMUnitTest program[] = {
