@@ -749,6 +749,39 @@ static void stmt_const(Checker *c, Ast *s) {
   sym->value = e->value;
 }
 
+/* A target that E, checked, depends on, directly or through the values
+   it names, or NULL. Values are defined before they are used, so theirs
+   is already known. */
+static Symbol *target_of(const Ast *e) {
+  switch (e->kind) {
+  case AST_NAME:
+    return e->ref.sym->kind == SYM_TARGET ? e->ref.sym : e->ref.sym->target;
+  case AST_UNARY:
+  case AST_BINARY: {
+    Symbol *t = target_of(e->op.a);
+    return t || !e->op.b ? t : target_of(e->op.b);
+  }
+  case AST_CALL:
+    for (const Ast *arg = e->call.args; arg; arg = arg->next) {
+      Symbol *t = target_of(arg);
+      if (t)
+        return t;
+    }
+    return NULL;
+  default:
+    return NULL;
+  }
+}
+
+/* Outputs are computed at prediction time, where there are no targets. */
+static bool output_without_target(Checker *c, Loc loc, const Symbol *sym) {
+  if (!sym->target)
+    return true;
+  error_at(c->d, loc, "output '%s' depends on target '%s'; outputs are computed without targets", sym->name,
+           sym->target->name);
+  return false;
+}
+
 /* h = EXPR;  output p = EXPR; */
 static void stmt_let(Checker *c, Ast *s) {
   bool ok = expr(c, s->stmt.expr);
@@ -758,9 +791,12 @@ static void stmt_let(Checker *c, Ast *s) {
   sym->expr = s->stmt.expr;
   sym->shape = s->stmt.expr->shape;
   sym->invalid = !ok;
+  if (ok)
+    sym->target = target_of(sym->expr);
   if (s->kind == AST_OUTPUT) {
     sym->is_output = true;
     c->p->outputs[c->p->noutputs++] = sym;
+    output_without_target(c, s->stmt.name_loc, sym);
   }
 }
 
@@ -777,9 +813,12 @@ static void stmt_output(Checker *c, Ast *s) {
   sym->used = true;
   if (sym->nclass) {
     error_at(c->d, s->stmt.name_loc, "class target '%s' cannot be an output", sym->name);
+  } else if (sym->kind == SYM_TARGET) {
+    error_at(c->d, s->stmt.name_loc, "target '%s' cannot be an output; outputs are computed without targets",
+             sym->name);
   } else if (sym->is_output) {
     error_at(c->d, s->stmt.name_loc, "'%s' is already an output", sym->name);
-  } else {
+  } else if (output_without_target(c, s->stmt.name_loc, sym)) {
     sym->is_output = true;
     s->stmt.sym = sym;
     c->p->outputs[c->p->noutputs++] = sym;

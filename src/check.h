@@ -39,6 +39,7 @@ struct Symbol {
   Init init;    /* SYM_PARAM */
   double value; /* SYM_CONST */
   Ast *expr;    /* SYM_VALUE */
+  Symbol *target; /* SYM_VALUE: a target its value depends on, or NULL */
   bool is_output;
   bool used;         /* named anywhere */
   bool reaches_loss; /* the loss depends on it */
