@@ -1095,8 +1095,12 @@ static void warn_unused(Checker *c) {
       if (!sym->reaches_loss)
         warning_at(c->d, sym->loc, "parameter '%s' does not affect the loss; its gradient is always zero", sym->name);
       break;
+    /* "never used" only when it is never named: one named by a value
+       that goes nowhere is used, but does not matter either. */
     case SYM_INPUT:
-      if (!sym->live)
+      if (!sym->live && sym->used)
+        warning_at(c->d, sym->loc, "input '%s' does not reach the loss or an output", sym->name);
+      else if (!sym->live)
         warning_at(c->d, sym->loc, "input '%s' is never used", sym->name);
       break;
     case SYM_TARGET:
@@ -1104,7 +1108,9 @@ static void warn_unused(Checker *c) {
         warning_at(c->d, sym->loc, "target '%s' is not used by the loss", sym->name);
       break;
     case SYM_VALUE:
-      if (!sym->live)
+      if (!sym->live && sym->used)
+        warning_at(c->d, sym->loc, "'%s' does not reach the loss or an output", sym->name);
+      else if (!sym->live)
         warning_at(c->d, sym->loc, "'%s' is computed but never used", sym->name);
       break;
     case SYM_CONST:

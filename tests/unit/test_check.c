@@ -965,6 +965,17 @@ static void warnings(void **state) {
                   "parameter 'V' does not affect the loss", "'h' is computed but never used");
 }
 
+/* "never used" is said only of a name that is never named; one named only
+   by values that go nowhere does not reach the loss or an output. */
+static void warnings_unused_chains(void **state) {
+  expect_warnings(state, "input u;\nparam W[3];\nh = u * 2;\ng = h + 1;\nloss sum(W);\n", 3,
+                  "t.net:1:7: warning: input 'u' does not reach the loss or an output",
+                  "t.net:3:1: warning: 'h' does not reach the loss or an output",
+                  "t.net:4:1: warning: 'g' is computed but never used");
+  Compiled *c = compile(state, "input u;\nparam W[3];\nh = u * 2;\ng = h + 1;\nloss sum(W);\n");
+  assert_int_equal(count(c->messages, "never used"), 1);
+}
+
 static void warnings_outputs(void **state) {
   /* a param reaching only an output still warns: it is never trained */
   expect_warnings(state, "param V[3];\nparam W[3];\noutput o = V * 2;\nloss sum(W);\n", 1,
@@ -1165,8 +1176,13 @@ int main(void) {
       TEST(train_range_messages_exact),
   };
   const struct CMUnitTest program[] = {
-      TEST(program_model_name), TEST(program_loss),  TEST(warnings),
-      TEST(warnings_outputs),   TEST(warnings_none), TEST(error_limit),
+      TEST(program_model_name),
+      TEST(program_loss),
+      TEST(warnings),
+      TEST(warnings_unused_chains),
+      TEST(warnings_outputs),
+      TEST(warnings_none),
+      TEST(error_limit),
   };
   const struct CMUnitTest nesting[] = {
       TEST(deep_nesting),
