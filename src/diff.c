@@ -226,12 +226,14 @@ static void d_cross_entropy(Diff *df, int n, int g) {
 }
 
 /* bce = mean(-(t log p + (1 - t) log(1 - p))):
-     dp = g / N * (p - t) / (p (1 - p)),  dt = g / N * (log(1 - p) - log(p)) */
+     dp = g / N * (p - t) / max(p (1 - p), 1e-12),  dt = g / N * (log(1 - p) - log(p));
+   the max keeps dp finite where the clamped loss is (PyTorch clamps alike) */
 static void d_bce(Diff *df, int n, int g) {
   int p = in0(df, n), t = in1(df, n);
   int scale = op2(df, OP_DIV, g, num(df, (double)size_of(df, p)));
   int one_minus_p = op2(df, OP_SUB, num(df, 1), p);
-  int dp = op2(df, OP_DIV, op2(df, OP_SUB, p, t), op2(df, OP_MUL, p, one_minus_p));
+  int denominator = op2(df, OP_MAX, op2(df, OP_MUL, p, one_minus_p), num(df, 1e-12));
+  int dp = op2(df, OP_DIV, op2(df, OP_SUB, p, t), denominator);
   contribute(df, p, op2(df, OP_MUL, scale, dp));
   int dt = op2(df, OP_SUB, op1(df, OP_LOG, one_minus_p), op1(df, OP_LOG, p));
   contribute(df, t, op2(df, OP_MUL, scale, dt));

@@ -15,6 +15,7 @@
 #include "emit.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -33,21 +34,23 @@ typedef struct {
   Arena *a;
   /* analysis, one entry per node */
   bool *live;
-  int *uses;        /* users among live nodes, and 1 per root use */
+  int *uses;        /* users among live nodes */
+  bool *is_root;    /* the loss, an output or a gradient: kept whatever uses it */
+  int *leaf_of;     /* per symbol: its leaf node, or -1 */
   int *user;        /* the last user seen */
   bool *mat;        /* materialized */
   int *fused;       /* for a materialized elementwise node: the product fused into its loop, or -1 */
   bool *is_fused;   /* a product computed in its user's loop */
   int *grad_of;     /* materialized straight into this param's gradient, or -1 */
-  int *slot;        /* offset in the workspace, or -1 */
+  long *slot;       /* offset in the workspace, or -1 */
   bool *target_dep; /* depends on a target */
   bool *read_later; /* a forward value that the backward pass or the outputs read */
   const char **cname;
-  int *grad_ptr_leaf; /* per wrt index: the leaf */
   const char **grad_name; /* per node (leaves in wrt): the name of its gradient pointer */
   const char **taken;
   int ntaken, cap_taken;
-  int ws_forward, ws_size, temporaries;
+  long ws_forward, ws_size; /* reals: the forward values kept, and all */
+  int temporaries;
   bool helper_used[OP_COUNT];
   /* writing */
   FILE *out;
@@ -212,7 +215,7 @@ static void count_uses(Emit *E, const int *roots, int nroots) {
       }
   for (int i = 0; i < nroots; i++)
     if (roots[i] >= 0)
-      E->uses[roots[i]] += 2; /* a root is kept whatever else uses it */
+      E->is_root[roots[i]] = true;
 }
 
 static void mark_read_later(Emit *E) {
@@ -229,16 +232,26 @@ static void mark_read_later(Emit *E) {
       E->read_later[E->bw->adjoint[E->bw->wrt[i]]] = true;
 }
 
+/* Inlined expressions nest at most this deep; deeper, a value is kept, so
+   a chain of thousands of statements is not one line of C. */
+enum { MAX_INLINE_DEPTH = 24 };
+
 static void decide_materialized(Emit *E) {
   const Graph *g = E->g;
+  int *depth = arena_array(E->a, int, g->n);
   for (int id = 0; id < g->n; id++) {
     const Node *n = &g->nodes[id];
     if (!E->live[id] || is_leaf(E, id))
       continue;
-    bool can_inline = (op_info[n->op].flags & OPF_ELEMWISE) && E->uses[id] == 1 &&
+    bool can_inline = (op_info[n->op].flags & OPF_ELEMWISE) && E->uses[id] == 1 && !E->is_root[id] &&
                       phase(E, E->user[id]) == phase(E, id) && accepts_inline(E, E->user[id]);
     /* A named forward scalar costs nothing to keep, and reads better. */
     if (can_inline && is_scalar(E, id) && n->name && phase(E, id) == FWD)
+      can_inline = false;
+    for (int k = 0; k < 2 && can_inline; k++)
+      if (n->in[k] >= 0 && !E->mat[n->in[k]] && depth[n->in[k]] + 1 > depth[id])
+        depth[id] = depth[n->in[k]] + 1;
+    if (depth[id] >= MAX_INLINE_DEPTH)
       can_inline = false;
     E->mat[id] = !can_inline;
   }
@@ -252,7 +265,8 @@ static int find_fusable(const Emit *E, int id, Shape shape) {
     if (in < 0 || is_leaf(E, in))
       continue;
     const Node *x = node(E, in);
-    if (x->op == OP_MATMUL && E->uses[in] == 1 && phase(E, in) == phase(E, id) && shape_eq(x->shape, shape))
+    if (x->op == OP_MATMUL && E->uses[in] == 1 && !E->is_root[in] && phase(E, in) == phase(E, id) &&
+        shape_eq(x->shape, shape))
       return in;
     if (!E->mat[in]) {
       int found = find_fusable(E, in, shape);
@@ -315,7 +329,7 @@ static void assign_places(Emit *E) {
     int leaf = E->bw->wrt[i];
     E->grad_name[leaf] = claim(E, arena_printf(E->a, "d%s", E->cname[leaf]));
     int adj = E->bw->adjoint[leaf];
-    if (adj >= g->nforward && E->uses[adj] == 2 && E->mat[adj] && E->grad_of[adj] < 0)
+    if (adj >= g->nforward && E->uses[adj] == 0 && E->mat[adj] && E->grad_of[adj] < 0)
       E->grad_of[adj] = leaf;
   }
   for (int id = 0; id < g->n; id++) {
@@ -328,30 +342,43 @@ static void assign_places(Emit *E) {
         E->cname[id] = arena_printf(E->a, "t%d", id);
       if (!is_scalar(E, id) || E->read_later[id]) {
         E->slot[id] = E->ws_forward;
-        E->ws_forward += (int)size_of(E, id);
+        E->ws_forward += size_of(E, id);
       }
     } else {
       /* dh for the adjoint of the value h; a param's adjoint kept for
-         other uses too would read as its gradient, so it is a t. */
+         other uses too is this example's share of its gradient: db1_ex. */
       int owner = n->adjoint_of;
-      E->cname[id] = owner >= 0 && !is_leaf(E, owner) && E->cname[owner]
-                         ? claim(E, arena_printf(E->a, "d%s", E->cname[owner]))
-                         : arena_printf(E->a, "t%d", id);
+      E->cname[id] = owner < 0 || !E->cname[owner] ? arena_printf(E->a, "t%d", id)
+                     : is_leaf(E, owner)            ? claim(E, arena_printf(E->a, "d%s_ex", E->cname[owner]))
+                                                    : claim(E, arena_printf(E->a, "d%s", E->cname[owner]));
     }
   }
   E->ws_size = E->ws_forward;
   for (int id = g->nforward; id < g->n; id++)
     if (E->live[id] && E->mat[id] && E->grad_of[id] < 0 && !is_scalar(E, id)) {
       E->slot[id] = E->ws_size;
-      E->ws_size += (int)size_of(E, id);
+      E->ws_size += size_of(E, id);
     }
 }
 
 /* ---- expressions ---- */
 
+/* V as a C constant of the build's precision: in float, the shortest text
+   that reads back as the same float, and an overflow is the float's inf. */
 static const char *literal(const Emit *E, double v) {
   char buf[NUM_STR_MAX];
-  num_str(v, buf);
+  if (!E->o->dbl) {
+    if (fabs(v) > FLT_MAX)
+      return v < 0 ? "-HUGE_VALF" : "HUGE_VALF";
+    float f = (float)v;
+    for (int prec = 1; prec <= 9; prec++) {
+      snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+      if (strtof(buf, NULL) == f)
+        break;
+    }
+  } else {
+    num_str(v, buf);
+  }
   bool has_point = strpbrk(buf, ".e") != NULL;
   return arena_printf(E->a, "%s%s%s", buf, has_point ? "" : ".0", E->o->dbl ? "" : "f");
 }
@@ -462,6 +489,10 @@ static const char *helper_name(int op) { return op_info[op].name; }
 
 /* The value of OP on the element expressions A and B at IDX. */
 static const char *apply_op(Emit *E, int op, const char *a, const char *b, const char *idx) {
+  /* x^2 as x * x, which any compiler keeps exact and fast */
+  if (op == OP_POW && (strcmp(b, "2.0") == 0 || strcmp(b, "2") == 0 || strcmp(b, "2.0f") == 0 || strcmp(b, "2f") == 0) &&
+      binding(a) == 4)
+    return arena_printf(E->a, "%s * %s", a, a);
   if (writes_inline(op))
     return substitute(E, op_info[op].scalar, a, b, idx);
   E->helper_used[op] = true;
@@ -527,17 +558,64 @@ static char *print_to_string(const Graph *g, int id, const char *lhs) {
 
 /* Says what node ID computes: the source statement for a named value,
    the adjoint's formula in the backward pass. */
-static void comment_node(Emit *E, int id) {
+/* The named values computed inside node ID's loop (itself, what is
+   inlined or fused into it), as flags in NAMED. */
+static void named_inside(const Emit *E, int id, bool *named) {
   const Node *n = node(E, id);
-  char shape[SHAPE_STR_MAX];
-  shape_str(n->shape, shape);
-  if (phase(E, id) == FWD && n->name && n->loc.end > n->loc.begin) {
+  if (n->name && n->loc.end > n->loc.begin)
+    named[id] = true;
+  for (int k = 0; k < 2; k++) {
+    int in = n->in[k];
+    if (in >= 0 && (inlined(E, in) || E->is_fused[in]))
+      named_inside(E, in, named);
+  }
+}
+
+/* Is K computed inside node ID's loop? */
+static bool feeds(const Emit *E, int k, int id) {
+  const Node *n = node(E, id);
+  for (int j = 0; j < 2; j++) {
+    int in = n->in[j];
+    if (in == k || (in >= 0 && (inlined(E, in) || E->is_fused[in]) && feeds(E, k, in)))
+      return true;
+  }
+  return false;
+}
+
+/* The source statements of the named values node ID computes, in order. */
+static bool comment_statements(Emit *E, int id) {
+  bool *named = arena_array(E->a, bool, id + 1);
+  named_inside(E, id, named);
+  bool any = false;
+  for (int k = 0; k <= id; k++) {
+    if (!named[k])
+      continue;
+    const Node *n = node(E, k);
     const char *src = E->o->source_text + n->loc.begin;
     int len = n->loc.end - n->loc.begin;
     while (len > 0 && (src[len - 1] == ';' || src[len - 1] == ' '))
       len--;
-    comment_text(E, arena_printf(E->a, "%.*s   (%s)", len, src, shape));
+    char shape[SHAPE_STR_MAX];
+    comment_text(E, arena_printf(E->a, "%.*s   (%s)", len, src, shape_str(n->shape, shape)));
+    any = true;
+  }
+  return any;
+}
+
+static void comment_node(Emit *E, int id) {
+  const Node *n = node(E, id);
+  char shape[SHAPE_STR_MAX];
+  shape_str(n->shape, shape);
+  if (phase(E, id) == FWD && comment_statements(E, id))
     return;
+  /* Adjoints with names computed inside this loop get their line first. */
+  for (int k = 0; k < id; k++) {
+    int owner = node(E, k)->adjoint_of;
+    if (owner < 0 || !(inlined(E, k) || E->is_fused[k]) || !feeds(E, k, id))
+      continue;
+    char *text = print_to_string(E->g, k, arena_printf(E->a, "dL/d%s", node(E, owner)->name));
+    comment_text(E, arena_printf(E->a, "%s   (%s)", text, shape_str(node(E, k)->shape, (char[SHAPE_STR_MAX]){0})));
+    free(text);
   }
   const char *lhs;
   if (E->grad_of[id] >= 0)
@@ -575,7 +653,7 @@ static void set_scalar(Emit *E, int id, const char *expr) {
   }
   emitf(E, "%s = %s;\n", E->cname[id], expr);
   if (E->slot[id] >= 0)
-    emitf(E, "ws[%d] = %s;\n", E->slot[id], E->cname[id]);
+    emitf(E, "ws[%ld] = %s;\n", E->slot[id], E->cname[id]);
 }
 
 static void open_loop(Emit *E, const char *var, long n) {
@@ -664,7 +742,7 @@ static void emit_map(Emit *E, int id) {
     }
     emitf(E, "real %s = %s;\n", E->cname[id], value);
     if (E->slot[id] >= 0)
-      emitf(E, "ws[%d] = %s;\n", E->slot[id], E->cname[id]);
+      emitf(E, "ws[%ld] = %s;\n", E->slot[id], E->cname[id]);
     return;
   }
   open_loop(E, "i", size_of(E, id));
@@ -787,9 +865,10 @@ static void emit_cross_entropy(Emit *E, int id) {
   max_and_sum(E, z);
   const Symbol *ts = node(E, t)->sym;
   if (ts && ts->nclass) {
-    emitf(E, "int cls = (int)%s;\n", ref(E, t, "0"));
-    set_scalar(E, id, arena_printf(E->a, "cls >= 0 && cls < %d ? zmax + log(zsum) - %s : NAN", ts->nclass,
-                                   ref(E, z, "cls")));
+    /* Tested as a real first: casting a NaN or out-of-range value is undefined. */
+    const char *c = ref(E, t, "0");
+    emitf(E, "int cls = %s >= 0 && %s < %d && %s == (int)%s ? (int)%s : -1;\n", c, c, ts->nclass, c, c, c);
+    set_scalar(E, id, arena_printf(E->a, "cls >= 0 ? zmax + log(zsum) - %s : NAN", ref(E, z, "cls")));
   } else {
     emitf(E, "real lse = zmax + log(zsum), acc = 0;\n");
     open_loop(E, "i", size_of(E, z));
@@ -821,15 +900,21 @@ static const char *leaf_base(int op) {
 }
 
 /* Declarations of what the body just written referenced, by kind of place. */
+/* In the order the model declares them. */
 static void declare_leaves(Emit *E, FILE *out, bool targets) {
-  for (int id = 0; id < E->g->n; id++) {
-    const Node *n = node(E, id);
-    if (!E->referenced[id] || !is_leaf(E, id) || n->op == LEAF_CONST || (n->op == LEAF_TARGET) != targets)
+  const Program *p = E->g->program;
+  for (int i = 0; i < p->nsyms; i++) {
+    int id = E->leaf_of[i];
+    if (id < 0 || !E->referenced[id] || (node(E, id)->op == LEAF_TARGET) != targets)
       continue;
+    const char *base = leaf_base(node(E, id)->op);
+    long off = leaf_offset(E, id);
     if (is_scalar(E, id))
-      fprintf(out, "  const real %s = %s[%ld];\n", E->cname[id], leaf_base(n->op), leaf_offset(E, id));
+      fprintf(out, "  const real %s = %s[%ld];\n", E->cname[id], base, off);
+    else if (off == 0)
+      fprintf(out, "  const real *%s = %s;\n", E->cname[id], base);
     else
-      fprintf(out, "  const real *%s = %s + %ld;\n", E->cname[id], leaf_base(n->op), leaf_offset(E, id));
+      fprintf(out, "  const real *%s = %s + %ld;\n", E->cname[id], base, off);
   }
 }
 
@@ -839,9 +924,9 @@ static void declare_saved(Emit *E, FILE *out) {
     if (!E->referenced[id] || is_leaf(E, id) || E->slot[id] < 0)
       continue;
     if (is_scalar(E, id))
-      fprintf(out, "  const real %s = ws[%d];\n", E->cname[id], E->slot[id]);
+      fprintf(out, "  const real %s = ws[%ld];\n", E->cname[id], E->slot[id]);
     else
-      fprintf(out, "  const real *%s = ws + %d;\n", E->cname[id], E->slot[id]);
+      fprintf(out, "  const real *%s = ws + %ld;\n", E->cname[id], E->slot[id]);
   }
 }
 
@@ -849,7 +934,7 @@ static void declare_saved(Emit *E, FILE *out) {
 static void declare_written(Emit *E, FILE *out, Phase ph) {
   for (int id = 0; id < E->g->n; id++)
     if (E->referenced[id] && !is_leaf(E, id) && E->slot[id] >= 0 && !is_scalar(E, id) && phase(E, id) == ph)
-      fprintf(out, "  real *%s = ws + %d;\n", E->cname[id], E->slot[id]);
+      fprintf(out, "  real *%s = ws + %ld;\n", E->cname[id], E->slot[id]);
 }
 
 static void begin_body(Emit *E, char **buf, size_t *size) {
@@ -988,13 +1073,18 @@ static char *backward_body(Emit *E) {
   /* Gradients that are values computed for something else too. */
   for (int w = 0; w < bw->nwrt; w++) {
     int leaf = bw->wrt[w], adj = bw->adjoint[leaf];
-    if (adj < 0 || (adj < g->n && E->grad_of[adj] == leaf))
+    if (adj < 0 || E->grad_of[adj] == leaf)
       continue;
     grad_written[leaf] = true;
-    char *formula = print_to_string(g, adj, arena_printf(E->a, "dL/d%s", node(E, leaf)->name));
     char shape[SHAPE_STR_MAX];
-    comment_text(E, arena_printf(E->a, "%s   (%s)", formula, shape_str(node(E, leaf)->shape, shape)));
-    free(formula);
+    shape_str(node(E, leaf)->shape, shape);
+    if (node(E, adj)->adjoint_of == leaf) { /* its formula heads the block above */
+      comment_text(E, arena_printf(E->a, "dL/d%s: this example's, into the batch's   (%s)", node(E, leaf)->name, shape));
+    } else {
+      char *formula = print_to_string(g, adj, arena_printf(E->a, "dL/d%s", node(E, leaf)->name));
+      comment_text(E, arena_printf(E->a, "%s   (%s)", formula, shape));
+      free(formula);
+    }
     if (is_scalar(E, leaf)) {
       emitf(E, "%s[0] += %s;\n", E->grad_name[leaf], ref(E, adj, "0"));
     } else {
@@ -1197,12 +1287,19 @@ static void analyse(Emit *E) {
   int n = g->n;
   E->live = graph_live(g, roots, nroots);
   E->uses = arena_array(E->a, int, n);
+  E->is_root = arena_array(E->a, bool, n);
+  E->leaf_of = arena_array(E->a, int, g->program->nsyms + 1);
+  for (int i = 0; i < g->program->nsyms; i++)
+    E->leaf_of[i] = -1;
+  for (int id = 0; id < n; id++)
+    if (g->nodes[id].op != LEAF_CONST && g->nodes[id].op >= OP_COUNT)
+      E->leaf_of[g->nodes[id].sym->index] = id;
   E->user = arena_array(E->a, int, n);
   E->mat = arena_array(E->a, bool, n);
   E->fused = arena_array(E->a, int, n);
   E->is_fused = arena_array(E->a, bool, n);
   E->grad_of = arena_array(E->a, int, n);
-  E->slot = arena_array(E->a, int, n);
+  E->slot = arena_array(E->a, long, n);
   E->target_dep = arena_array(E->a, bool, n);
   E->read_later = arena_array(E->a, bool, n);
   E->cname = arena_array(E->a, const char *, n);
@@ -1262,7 +1359,7 @@ static char *input_grads_api(const Emit *E, bool impl) {
       "  }\n"
       "  if (batch <= 0)\n"
       "    return 0;\n"
-      "  for (int i = 0; i < %s_NUM_PARAMS; i++)\n"
+      "  for (long i = 0; i < %s_NUM_PARAMS; i++)\n"
       "    grads[i] /= (real)batch;\n"
       "  for (size_t i = 0; i < (size_t)batch * %s_INPUT_SIZE; i++)\n"
       "    input_grads[i] /= (real)batch;\n"
@@ -1320,8 +1417,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"TARGET_SIZE", arena_printf(&arena, "%ld", symbols_size(p, SYM_TARGET))},
       {"OUTPUT_SIZE", arena_printf(&arena, "%ld", outputs_size(p))},
       {"NUM_PARAM_TENSORS", arena_printf(&arena, "%d", count_params(p))},
-      {"WS_FORWARD", arena_printf(&arena, "%d", E.ws_forward)},
-      {"WS_SIZE", arena_printf(&arena, "%d", E.ws_size + din)},
+      {"WS_SIZE", arena_printf(&arena, "%ld", E.ws_size + din)},
       {"DIN_PARAM", o->input_grads ? ", real *din" : ""},
       {"DIN_SCRATCH", o->input_grads ? ", input_grad_scratch(ws)" : ""},
       {"EXTRA_API", input_grads_api(&E, false)},

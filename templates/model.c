@@ -13,7 +13,7 @@ const {{P}}_param_info {{P}}_params[] = {
 
 /* The workspace of one example, in reals: the forward values the backward
    pass reads, then the backward pass's own. */
-enum { WS_FORWARD = {{WS_FORWARD}}, WS_SIZE = {{WS_SIZE}} };
+#define WS_SIZE ((size_t){{WS_SIZE}})
 
 /*@@ HELPERS @@*/
 
@@ -54,13 +54,14 @@ void {{P}}_init(real *params, uint64_t seed) {
 
 size_t {{P}}_workspace_size(int batch) {
   (void)batch; /* examples run one after another through the same scratch */
-  return (size_t)WS_SIZE * sizeof(real);
+  return WS_SIZE * sizeof(real);
 }
 
 /* ---- one example ---- */
 
 /* The forward pass: the values the backward pass and the outputs need go
-   to ws; returns the example's loss, or 0 when tg is NULL. */
+   to ws. Returns the example's loss; when tg is NULL, computes only what
+   needs no target (the outputs) and returns 0, unless the loss needs none. */
 static real forward(const real *params, const real *in, const real *tg, real *ws) {
 /*@@ FORWARD @@*/
 }
@@ -104,7 +105,7 @@ real {{P}}_grad(const real *params, int batch, const real *inputs, const real *t
   }
   if (batch <= 0)
     return 0;
-  for (int i = 0; i < {{P}}_NUM_PARAMS; i++)
+  for (long i = 0; i < {{P}}_NUM_PARAMS; i++)
     grads[i] /= (real)batch;
   return total / (real)batch;
 }

@@ -16,7 +16,7 @@ const digits_param_info digits_params[] = {
 
 /* The workspace of one example, in reals: the forward values the backward
    pass reads, then the backward pass's own. */
-enum { WS_FORWARD = 52, WS_SIZE = 94 };
+#define WS_SIZE ((size_t)94)
 
 /* ---- elementwise operations that read an operand more than once ---- */
 static inline real nc_relu(real a) { return a > 0 ? a : 0; }
@@ -61,19 +61,20 @@ void digits_init(real *params, uint64_t seed) {
 
 size_t digits_workspace_size(int batch) {
   (void)batch; /* examples run one after another through the same scratch */
-  return (size_t)WS_SIZE * sizeof(real);
+  return WS_SIZE * sizeof(real);
 }
 
 /* ---- one example ---- */
 
 /* The forward pass: the values the backward pass and the outputs need go
-   to ws; returns the example's loss, or 0 when tg is NULL. */
+   to ws. Returns the example's loss; when tg is NULL, computes only what
+   needs no target (the outputs) and returns 0, unless the loss needs none. */
 static real forward(const real *params, const real *in, const real *tg, real *ws) {
+  const real *x = in;
+  const real *W1 = params;
   const real *b1 = params + 2048;
-  const real *x = in + 0;
-  const real *W1 = params + 0;
-  const real *b2 = params + 2400;
   const real *W2 = params + 2080;
+  const real *b2 = params + 2400;
   real *h = ws + 0;
   real *logits = ws + 32;
   real *probs = ws + 42;
@@ -116,8 +117,8 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
     real zsum = 0;
     for (int i = 0; i < 10; i++)
       zsum += expf(logits[i] - zmax);
-    int cls = (int)label;
-    loss = cls >= 0 && cls < 10 ? zmax + logf(zsum) - logits[cls] : NAN;
+    int cls = label >= 0 && label < 10 && label == (int)label ? (int)label : -1;
+    loss = cls >= 0 ? zmax + logf(zsum) - logits[cls] : NAN;
   }
   return loss;
 }
@@ -134,38 +135,39 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
 /* The backward pass, from the forward values in ws: adds the example's
    gradient to grads. */
 static void backward(const real *params, const real *in, const real *tg, real *ws, real *grads) {
-  const real *x = in + 0;
+  const real *x = in;
   const real *W2 = params + 2080;
   const real label = tg[0];
   const real *h = ws + 0;
   const real *probs = ws + 42;
   real *dlogits = ws + 52;
-  real *t19 = ws + 62;
+  real *db1_ex = ws + 62;
   real *dW1 = grads + 0;
   real *db1 = grads + 2048;
   real *dW2 = grads + 2080;
   real *db2 = grads + 2400;
   /* dL/dlogits = probs - onehot(label)   ([10]) */
   for (int i = 0; i < 10; i++)
-    dlogits[i] = probs[i] - (i == (long)label ? 1 : 0);
+    dlogits[i] = probs[i] - (label == i ? 1 : 0);
   /* dL/dW2 = outer(dL/dlogits, h)   ([10, 32]) */
   for (int i = 0; i < 10; i++)
     for (int j = 0; j < 32; j++)
       dW2[i * 32 + j] += dlogits[i] * h[j];
+  /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
   /* dL/db1 = dL/dh * (h > 0)   ([32]) */
   for (int i = 0; i < 32; i++) {
     real acc = 0;
     for (int k = 0; k < 10; k++)
       acc += W2[k * 32 + i] * dlogits[k];
-    t19[i] = acc * (h[i] > 0 ? 1 : 0);
+    db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
   }
   /* dL/dW1 = outer(dL/db1, x)   ([32, 64]) */
   for (int i = 0; i < 32; i++)
     for (int j = 0; j < 64; j++)
-      dW1[i * 64 + j] += t19[i] * x[j];
-  /* dL/db1 = dL/dh * (h > 0)   ([32]) */
+      dW1[i * 64 + j] += db1_ex[i] * x[j];
+  /* dL/db1: this example's, into the batch's   ([32]) */
   for (int i = 0; i < 32; i++)
-    db1[i] += t19[i];
+    db1[i] += db1_ex[i];
   /* dL/db2 = probs - onehot(label)   ([10]) */
   for (int i = 0; i < 10; i++)
     db2[i] += dlogits[i];
@@ -199,7 +201,7 @@ real digits_grad(const real *params, int batch, const real *inputs, const real *
   }
   if (batch <= 0)
     return 0;
-  for (int i = 0; i < digits_NUM_PARAMS; i++)
+  for (long i = 0; i < digits_NUM_PARAMS; i++)
     grads[i] /= (real)batch;
   return total / (real)batch;
 }

@@ -14,7 +14,7 @@ const neuron_param_info neuron_params[] = {
 
 /* The workspace of one example, in reals: the forward values the backward
    pass reads, then the backward pass's own. */
-enum { WS_FORWARD = 1, WS_SIZE = 1 };
+#define WS_SIZE ((size_t)1)
 
 /* ---- elementwise operations that read an operand more than once ---- */
 
@@ -56,17 +56,18 @@ void neuron_init(real *params, uint64_t seed) {
 
 size_t neuron_workspace_size(int batch) {
   (void)batch; /* examples run one after another through the same scratch */
-  return (size_t)WS_SIZE * sizeof(real);
+  return WS_SIZE * sizeof(real);
 }
 
 /* ---- one example ---- */
 
 /* The forward pass: the values the backward pass and the outputs need go
-   to ws; returns the example's loss, or 0 when tg is NULL. */
+   to ws. Returns the example's loss; when tg is NULL, computes only what
+   needs no target (the outputs) and returns 0, unless the loss needs none. */
 static real forward(const real *params, const real *in, const real *tg, real *ws) {
-  const real b = params[1];
   const real x = in[0];
   const real W = params[0];
+  const real b = params[1];
   /* z = W * x + b   (scalar) */
   real z = W * x + b;
   if (!tg)
@@ -76,7 +77,7 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   real t7 = z - y;
   ws[0] = t7;
   /* loss = (z - y)^2   (scalar) */
-  real loss = powf(t7, 2.0f);
+  real loss = t7 * t7;
   return loss;
 }
 
@@ -129,7 +130,7 @@ real neuron_grad(const real *params, int batch, const real *inputs, const real *
   }
   if (batch <= 0)
     return 0;
-  for (int i = 0; i < neuron_NUM_PARAMS; i++)
+  for (long i = 0; i < neuron_NUM_PARAMS; i++)
     grads[i] /= (real)batch;
   return total / (real)batch;
 }

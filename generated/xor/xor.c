@@ -16,7 +16,7 @@ const xor_param_info xor_params[] = {
 
 /* The workspace of one example, in reals: the forward values the backward
    pass reads, then the backward pass's own. */
-enum { WS_FORWARD = 6, WS_SIZE = 10 };
+#define WS_SIZE ((size_t)10)
 
 /* ---- elementwise operations that read an operand more than once ---- */
 static inline real nc_sigmoid(real a) { return a >= 0 ? 1 / (1 + expf(-a)) : expf(a) / (1 + expf(a)); }
@@ -61,19 +61,20 @@ void xor_init(real *params, uint64_t seed) {
 
 size_t xor_workspace_size(int batch) {
   (void)batch; /* examples run one after another through the same scratch */
-  return (size_t)WS_SIZE * sizeof(real);
+  return WS_SIZE * sizeof(real);
 }
 
 /* ---- one example ---- */
 
 /* The forward pass: the values the backward pass and the outputs need go
-   to ws; returns the example's loss, or 0 when tg is NULL. */
+   to ws. Returns the example's loss; when tg is NULL, computes only what
+   needs no target (the outputs) and returns 0, unless the loss needs none. */
 static real forward(const real *params, const real *in, const real *tg, real *ws) {
+  const real *x = in;
+  const real *W1 = params;
   const real *b1 = params + 8;
-  const real *x = in + 0;
-  const real *W1 = params + 0;
-  const real b2 = params[16];
   const real *W2 = params + 12;
+  const real b2 = params[16];
   real *h = ws + 0;
   /* h = tanh(W1 @ x + b1)   ([4]) */
   for (int i = 0; i < 4; i++) {
@@ -100,7 +101,7 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   real t13 = p - y;
   ws[5] = t13;
   /* loss = (p - y)^2   (scalar) */
-  real loss = powf(t13, 2.0f);
+  real loss = t13 * t13;
   return loss;
 }
 
@@ -116,33 +117,35 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
    gradient to grads. */
 static void backward(const real *params, const real *in, const real *tg, real *ws, real *grads) {
   (void)tg;
-  const real *x = in + 0;
+  const real *x = in;
   const real *W2 = params + 12;
   const real *h = ws + 0;
   const real p = ws[4];
   const real t13 = ws[5];
-  real *t25 = ws + 6;
+  real *db1_ex = ws + 6;
   real *dW1 = grads + 0;
   real *db1 = grads + 8;
   real *dW2 = grads + 12;
   real *db2 = grads + 16;
+  /* dL/dp = 2 * (p - y)   (scalar) */
   /* dL/db2 = dL/dp * (p * (1 - p))   (scalar) */
-  real t20 = 2.0f * t13 * (p * (1.0f - p));
+  real db2_ex = 2.0f * t13 * (p * (1.0f - p));
   /* dL/dW2 = dL/db2 * h   ([4]) */
   for (int i = 0; i < 4; i++)
-    dW2[i] += t20 * h[i];
+    dW2[i] += db2_ex * h[i];
+  /* dL/dh = dL/db2 * W2   ([4]) */
   /* dL/db1 = dL/dh * (1 - h^2)   ([4]) */
   for (int i = 0; i < 4; i++)
-    t25[i] = t20 * W2[i] * (1.0f - powf(h[i], 2.0f));
+    db1_ex[i] = db2_ex * W2[i] * (1.0f - h[i] * h[i]);
   /* dL/dW1 = outer(dL/db1, x)   ([4, 2]) */
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 2; j++)
-      dW1[i * 2 + j] += t25[i] * x[j];
-  /* dL/db1 = dL/dh * (1 - h^2)   ([4]) */
+      dW1[i * 2 + j] += db1_ex[i] * x[j];
+  /* dL/db1: this example's, into the batch's   ([4]) */
   for (int i = 0; i < 4; i++)
-    db1[i] += t25[i];
-  /* dL/db2 = dL/dp * (p * (1 - p))   (scalar) */
-  db2[0] += t20;
+    db1[i] += db1_ex[i];
+  /* dL/db2: this example's, into the batch's   (scalar) */
+  db2[0] += db2_ex;
 }
 
 /* ---- batches ---- */
@@ -173,7 +176,7 @@ real xor_grad(const real *params, int batch, const real *inputs, const real *tar
   }
   if (batch <= 0)
     return 0;
-  for (int i = 0; i < xor_NUM_PARAMS; i++)
+  for (long i = 0; i < xor_NUM_PARAMS; i++)
     grads[i] /= (real)batch;
   return total / (real)batch;
 }

@@ -5,6 +5,7 @@
 
 #include <math.h>
 
+#include "bce_edge.h"
 #include "classifier.h"
 #include "neuron.h"
 #include "sigmoid_neuron.h"
@@ -169,6 +170,34 @@ static void classifier_bad_class(void **state) {
   assert_true(isnan(classifier_forward(params, 1, x, negative, NULL, ws)));
 }
 
+/* A fractional or NaN class index is no class: the loss is NaN, and
+   nothing undefined happens on the way (make check runs this under UBSan). */
+static void classifier_fractional_class(void **state) {
+  (void)state;
+  double params[16], grads[16], ws[64];
+  classifier_init(params, 3);
+  const double x[] = {0.1, -0.4, 2};
+  const double fractional[] = {2.7}, not_a_number[] = {NAN}, huge[] = {1e300};
+  assert_true(isnan(classifier_forward(params, 1, x, fractional, NULL, ws)));
+  assert_true(isnan(classifier_forward(params, 1, x, not_a_number, NULL, ws)));
+  assert_true(isnan(classifier_grad(params, 1, x, huge, grads, ws)));
+}
+
+/* p = 1 and p = 0 exactly: each log is clamped at -100, and the gradient
+   (p - t) / max(p (1 - p), 1e-12) stays finite. */
+static void bce_at_the_edges(void **state) {
+  (void)state;
+  double w[2] = {1, 1}, grads[2], ws[16];
+  assert_true(bce_edge_workspace_size(1) <= sizeof ws);
+  const double x[] = {1, 0}, t[] = {0.5, 0.25};
+  double loss = bce_edge_grad(w, 1, x, t, grads, ws);
+  /* p = (1, 0): -(0.5 * 0 + 0.5 * -100) and -(0.25 * -100 + 0.75 * 0) */
+  assert_close(loss, (50 + 25) / 2.0, 1e-9);
+  assert_true(isfinite(grads[0]) && isfinite(grads[1]));
+  assert_close(grads[0], (1 - 0.5) / 1e-12 / 2 * 1, 1e3); /* d/dw0 = dL/dp0 * x0 */
+  assert_close(grads[1], 0, 0);                            /* x1 = 0 */
+}
+
 /* P_grad writes only grads and workspace, and repeats itself exactly. */
 static void classifier_grad_is_pure(void **state) {
   (void)state;
@@ -197,7 +226,8 @@ int main(void) {
       cmocka_unit_test(neuron_batch_mean),       cmocka_unit_test(sigmoid_neuron_chain_rule),
       cmocka_unit_test(classifier_sizes),        cmocka_unit_test(classifier_init_seeded),
       cmocka_unit_test(classifier_forward_outputs),      cmocka_unit_test(classifier_bad_class),
-      cmocka_unit_test(classifier_grad_is_pure),
+      cmocka_unit_test(classifier_grad_is_pure), cmocka_unit_test(classifier_fractional_class),
+      cmocka_unit_test(bce_at_the_edges),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
