@@ -105,12 +105,11 @@ static bool is_identifier(const char *s) {
 }
 
 static EmitOptions emit_options(const Options *o, const Run *r) {
-  const char *base = strrchr(o->path, '/');
   return (EmitOptions){
       .prefix = o->prefix ? o->prefix : r->program->name,
       .dbl = o->dbl,
       .input_grads = o->input_grads,
-      .source_name = base ? base + 1 : o->path,
+      .source_name = emit_source_name(r->arena, o->path),
       .source_text = r->diag->text,
       .source_len = r->diag->len,
   };

@@ -1447,6 +1447,15 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   arena_free(&arena);
 }
 
+const char *emit_source_name(Arena *a, const char *path) {
+  const char *base = strrchr(path, '/');
+  char *name = arena_strdup(a, base ? base + 1 : path);
+  for (char *p = name; *p; p++)
+    if (!ident_char(*p) && *p != '.' && *p != '-')
+      *p = '_';
+  return name;
+}
+
 static FILE *open_output(const char *dir, const char *name, const char *ext, FILE *err, char *path, size_t size) {
   snprintf(path, size, "%s/%s%s", dir, name, ext);
   FILE *f = fopen(path, "w");

@@ -24,6 +24,10 @@ typedef struct {
 /* Writes the header to H and the implementation to C. */
 void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *h, FILE *c, EmitStats *stats);
 
+/* The file name of PATH as emitted files quote it, in comments and C
+   strings: characters other than letters, digits and . - _ become _. */
+const char *emit_source_name(Arena *a, const char *path);
+
 /* Writes DIR/P.h and DIR/P.c, making DIR if needed; false after an
    error, reported to ERR. */
 bool emit_files(const Graph *g, const Backward *bw, const EmitOptions *o, const char *dir, EmitStats *stats,

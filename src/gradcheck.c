@@ -125,8 +125,7 @@ int gradcheck_run(const Program *p, const Graph *g, const Backward *bw, const Di
     arena_free(&a);
     return 1;
   }
-  const char *base = strrchr(d->path, '/');
-  const char *source = base ? base + 1 : d->path;
+  const char *source = emit_source_name(&a, d->path);
   EmitOptions eo = {.prefix = "m", .dbl = true, .source_name = source, .source_text = d->text, .source_len = d->len};
   EmitOptions fo = eo;
   fo.prefix = "mf";
