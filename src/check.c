@@ -219,6 +219,28 @@ static bool constant(Checker *c, const Ast *e, const char *what, double *out) {
 
 /* ---- expressions ---- */
 
+/* The number of elements of SH in decimal, exact even where a long
+   overflows: four dimensions of 2^28 make 2^112, 34 digits. */
+enum { COUNT_STR_MAX = 40 };
+static const char *count_str(Shape sh, char *buf) {
+  char digit[COUNT_STR_MAX] = {1}; /* least significant first */
+  int n = 1;
+  for (int i = 0; i < sh.rank; i++) {
+    long long carry = 0;
+    for (int j = 0; j < n; j++) {
+      carry += (long long)digit[j] * sh.dim[i];
+      digit[j] = (char)(carry % 10);
+      carry /= 10;
+    }
+    for (; carry; carry /= 10)
+      digit[n++] = (char)(carry % 10);
+  }
+  for (int j = 0; j < n; j++)
+    buf[j] = (char)('0' + digit[n - 1 - j]);
+  buf[n] = '\0';
+  return buf;
+}
+
 static bool expr(Checker *c, Ast *e);
 
 typedef bool ShapeRule(Checker *c, Ast *e, Ast *x, Ast *y);
@@ -373,6 +395,14 @@ static bool shape_cross_entropy(Checker *c, Ast *e, Ast *x, Ast *y) {
 static bool apply(Checker *c, Ast *e, OpKind op, Ast *x, Ast *y) {
   if (!shape_rules[op](c, e, x, y))
     return false;
+  /* The limit on declared tensors holds for every result: '@' can make
+     [100000, 100000] of two vectors' worth of elements. */
+  if (shape_size(e->shape) > MAX_ELEMENTS) {
+    char count[COUNT_STR_MAX];
+    error_at(c->d, e->loc, "the result of '%s' is %s, %s elements; at most %d are allowed", op_info[op].name,
+             shape_of(c, e), count_str(e->shape, count), MAX_ELEMENTS);
+    return false;
+  }
   if ((op_info[op].flags & OPF_ELEMWISE) && x->is_const && (!y || y->is_const)) {
     double v = op_fold(op, x->value, y ? y->value : 0);
     if (!isfinite(v)) {
@@ -531,28 +561,6 @@ static bool bind_args(Checker *c, Ast *call, const char *const *names, int n, do
 }
 
 /* ---- statements ---- */
-
-/* The number of elements of SH in decimal, exact even where a long
-   overflows: four dimensions of 2^28 make 2^112, 34 digits. */
-enum { COUNT_STR_MAX = 40 };
-static const char *count_str(Shape sh, char *buf) {
-  char digit[COUNT_STR_MAX] = {1}; /* least significant first */
-  int n = 1;
-  for (int i = 0; i < sh.rank; i++) {
-    long long carry = 0;
-    for (int j = 0; j < n; j++) {
-      carry += (long long)digit[j] * sh.dim[i];
-      digit[j] = (char)(carry % 10);
-      carry /= 10;
-    }
-    for (; carry; carry /= 10)
-      digit[n++] = (char)(carry % 10);
-  }
-  for (int j = 0; j < n; j++)
-    buf[j] = (char)('0' + digit[n - 1 - j]);
-  buf[n] = '\0';
-  return buf;
-}
 
 static bool dims(Checker *c, Ast *s, Shape *out) {
   Shape sh = {0, {0}};

@@ -264,6 +264,20 @@ static void shape_errors_matmul(void **state) {
                "'@' needs a vector or a matrix on each side, got [2, 2, 3] and [3]");
 }
 
+/* The limit on the elements of a tensor holds for every result, not only
+   for declared tensors. */
+static void shape_errors_result_too_large(void **state) {
+  expect_error("input a[100000, 1]; input b[1, 100000];", "a @ b",
+               "2:5: error: the result of '@' is [100000, 100000], 10000000000 elements; at most 268435456 are "
+               "allowed\n");
+  expect_error("input a[16385, 1]; input b[1, 16385];", "(a @ b) * 2",
+               "the result of '@' is [16385, 16385], 268468225 elements");
+  /* 2^28 is allowed, and the error is not repeated up the expression */
+  expect_shape(state, "input a[16384, 1]; input b[1, 16384];", "a @ b", "[16384, 16384]");
+  Compiled *c = compile(state, "input a[16385, 1]; input b[1, 16385];\nloss sum(exp(a @ b) + 1);\n");
+  assert_int_equal(c->diag.errors, 1);
+}
+
 static void shape_errors_pow_and_args(void **state) {
   (void)state;
   expect_error("input x[3]; input p;", "x ^ p", "2:9: error: the exponent of '^' must be a constant");
@@ -1127,6 +1141,7 @@ int main(void) {
       TEST(shape_through_values),
       TEST(shape_errors_elementwise),
       TEST(shape_errors_matmul),
+      TEST(shape_errors_result_too_large),
       TEST(shape_errors_pow_and_args),
       TEST(shape_errors_vector_and_matrix),
       TEST(shape_errors_losses),
