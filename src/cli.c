@@ -47,7 +47,7 @@ static const char usage[] =
     "when a gradient is out of tolerance.\n";
 
 typedef struct {
-  const char *cmd, *path, *outdir, *prefix;
+  const char *path, *outdir, *prefix;
   bool dbl, input_grads, stats;
   GradcheckOptions gc;
 } Options;
@@ -257,7 +257,7 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err) {
       command = &commands[i];
   if (!command)
     return usage_error(err, "unknown command '%s'", argv[1]);
-  Options o = {.cmd = argv[1], .gc = {.tol = 1e-6, .samples = 20, .seed = 1}};
+  Options o = {.gc = {.tol = 1e-6, .samples = 20, .seed = 1}};
   int status = parse_args(argc, argv, command, &o, err);
   if (status)
     return status;

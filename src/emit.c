@@ -507,8 +507,6 @@ static const char *ref(Emit *E, int id, const char *idx);
 static const char *expand(Emit *E, int id, const char *idx) {
   const Node *n = node(E, id);
   const char *a = ref(E, n->in[0], idx);
-  if (n->op == OP_BROADCAST)
-    return a;
   const char *b = n->in[1] >= 0 ? ref(E, n->in[1], idx) : NULL;
   return apply_op(E, n->op, a, b, idx);
 }

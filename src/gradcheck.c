@@ -56,8 +56,14 @@ static char **compiler_argv(Arena *a, const char *cc, const char *const *args) {
     cap += *p == ' ';
   char **argv = arena_array(a, char *, cap);
   char *copy = arena_strdup(a, cc);
-  for (char *word = strtok(copy, " "); word; word = strtok(NULL, " "))
-    argv[n++] = word;
+  for (char *p = copy; *p;) {
+    while (*p == ' ')
+      *p++ = '\0';
+    if (*p)
+      argv[n++] = p;
+    while (*p && *p != ' ')
+      p++;
+  }
   for (const char *const *p = args; *p; p++)
     argv[n++] = (char *)*p;
   argv[n] = NULL;

@@ -137,8 +137,7 @@ int graph_broadcast(Graph *g, int a, Shape shape) {
   Node n = blank(OP_BROADCAST);
   n.in[0] = a;
   n.shape = shape;
-  int id = intern(g, n);
-  return id;
+  return intern(g, n);
 }
 
 int graph_const(Graph *g, double value) {
@@ -292,16 +291,12 @@ static int print_prec(const Node *n) {
 
 static void print_node(FILE *out, const Graph *g, int id, int root, bool stop, int min_prec);
 
-static void print_operand(FILE *out, const Graph *g, int id, int root, bool stop, int min_prec) {
-  print_node(out, g, id, root, stop, min_prec);
-}
-
 static void print_call(FILE *out, const Graph *g, const char *name, const Node *n, int root, bool stop) {
   fprintf(out, "%s(", name);
-  print_operand(out, g, n->in[0], root, stop, 0);
+  print_node(out, g, n->in[0], root, stop, 0);
   if (n->in[1] >= 0) {
     fputs(", ", out);
-    print_operand(out, g, n->in[1], root, stop, 0);
+    print_node(out, g, n->in[1], root, stop, 0);
   }
   fputc(')', out);
 }
@@ -334,41 +329,41 @@ static void print_node(FILE *out, const Graph *g, int id, int root, bool stop, i
   switch (n->op) {
   case OP_NEG:
     fputc('-', out);
-    print_operand(out, g, n->in[0], root, stop, 4);
+    print_node(out, g, n->in[0], root, stop, 4);
     break;
   case OP_POW:
-    print_operand(out, g, n->in[0], root, stop, 5);
+    print_node(out, g, n->in[0], root, stop, 5);
     fputc('^', out);
-    print_operand(out, g, n->in[1], root, stop, 4);
+    print_node(out, g, n->in[1], root, stop, 4);
     break;
   case OP_STEP:
     fputc('(', out);
-    print_operand(out, g, n->in[0], root, stop, 0);
+    print_node(out, g, n->in[0], root, stop, 0);
     fputs(" > 0)", out);
     break;
   case OP_LEAKY_STEP:
     fputc('(', out);
-    print_operand(out, g, n->in[0], root, stop, 0);
+    print_node(out, g, n->in[0], root, stop, 0);
     fputs(" > 0 ? 1 : ", out);
-    print_operand(out, g, n->in[1], root, stop, 0);
+    print_node(out, g, n->in[1], root, stop, 0);
     fputc(')', out);
     break;
   case OP_MATMUL:
     if (n->trans & TRANS_A)
       print_call(out, g, "transpose", &(Node){.in = {n->in[0], -1}}, root, stop);
     else
-      print_operand(out, g, n->in[0], root, stop, prec);
+      print_node(out, g, n->in[0], root, stop, prec);
     fputs(" @ ", out);
     if (n->trans & TRANS_B)
       print_call(out, g, "transpose", &(Node){.in = {n->in[1], -1}}, root, stop);
     else
-      print_operand(out, g, n->in[1], root, stop, prec + 1);
+      print_node(out, g, n->in[1], root, stop, prec + 1);
     break;
   default:
     if (op_info[n->op].flags & OPF_INFIX) {
-      print_operand(out, g, n->in[0], root, stop, prec);
+      print_node(out, g, n->in[0], root, stop, prec);
       fprintf(out, " %s ", op_info[n->op].name);
-      print_operand(out, g, n->in[1], root, stop, prec + 1);
+      print_node(out, g, n->in[1], root, stop, prec + 1);
     } else {
       print_call(out, g, op_info[n->op].name, n, root, stop);
     }

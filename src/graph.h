@@ -9,7 +9,7 @@
 
 #include "check.h"
 
-/* Leaves are not ops: they come first in the enum of node kinds. */
+/* Leaves are not ops: their kinds follow the ops', from OP_COUNT on. */
 typedef enum {
   LEAF_INPUT = OP_COUNT, /* a slice of the example's inputs */
   LEAF_TARGET,           /* a slice of the example's targets */

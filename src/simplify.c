@@ -31,7 +31,7 @@ int simplify_node(Graph *g, const Node *proto) {
     if (a2 != a || b2 != b)
       return graph_op(g, op, a2, b2);
   }
-  if (is_const(g, a) && (b < 0 || is_const(g, b)) && proto->shape.rank == 0 && op != OP_ONEHOT) {
+  if (is_const(g, a) && (b < 0 || is_const(g, b)) && proto->shape.rank == 0) {
     double v = op_fold((OpKind)op, g->nodes[a].value, b >= 0 ? g->nodes[b].value : 0);
     if (isfinite(v))
       return graph_const(g, v);

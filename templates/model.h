@@ -10,10 +10,14 @@
 extern "C" {
 #endif
 
-#define {{P}}_NUM_PARAMS {{NUM_PARAMS}}         /* all params' scalars, declaration order, row-major */
-#define {{P}}_INPUT_SIZE {{INPUT_SIZE}}         /* one example's inputs, declaration order */
-#define {{P}}_TARGET_SIZE {{TARGET_SIZE}}       /* one example's targets; a class target is one slot, its index */
-#define {{P}}_OUTPUT_SIZE {{OUTPUT_SIZE}}       /* one example's outputs, declaration order */
+/* All params' scalars, in declaration order, each tensor row-major. */
+#define {{P}}_NUM_PARAMS {{NUM_PARAMS}}
+/* One example's inputs, all inputs in declaration order. */
+#define {{P}}_INPUT_SIZE {{INPUT_SIZE}}
+/* One example's targets; a class target is one slot holding its index. */
+#define {{P}}_TARGET_SIZE {{TARGET_SIZE}}
+/* One example's outputs, in declaration order. */
+#define {{P}}_OUTPUT_SIZE {{OUTPUT_SIZE}}
 #define {{P}}_NUM_PARAM_TENSORS {{NUM_PARAM_TENSORS}}
 
 typedef {{REAL}} {{P}}_real;
@@ -41,8 +45,8 @@ void {{P}}_init({{P}}_real *params, uint64_t seed);
                  const {{P}}_real *targets, {{P}}_real *outputs, void *workspace);
 
 /* Fused forward and backward: overwrites grads ({{P}}_NUM_PARAMS of them) with
-   d(mean loss)/d(params) and returns the mean loss. Writes nothing but grads
-   and workspace; repeated calls give identical results. */
+   d(mean loss)/d(params) and returns the mean loss. targets must not be NULL.
+   Writes nothing but grads and workspace; repeated calls give identical results. */
 {{P}}_real {{P}}_grad(const {{P}}_real *params, int batch, const {{P}}_real *inputs,
               const {{P}}_real *targets, {{P}}_real *grads, void *workspace);
 /*@@ EXTRA_API @@*/

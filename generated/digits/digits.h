@@ -10,10 +10,14 @@
 extern "C" {
 #endif
 
-#define digits_NUM_PARAMS 2410         /* all params' scalars, declaration order, row-major */
-#define digits_INPUT_SIZE 64         /* one example's inputs, declaration order */
-#define digits_TARGET_SIZE 1       /* one example's targets; a class target is one slot, its index */
-#define digits_OUTPUT_SIZE 10       /* one example's outputs, declaration order */
+/* All params' scalars, in declaration order, each tensor row-major. */
+#define digits_NUM_PARAMS 2410
+/* One example's inputs, all inputs in declaration order. */
+#define digits_INPUT_SIZE 64
+/* One example's targets; a class target is one slot holding its index. */
+#define digits_TARGET_SIZE 1
+/* One example's outputs, in declaration order. */
+#define digits_OUTPUT_SIZE 10
 #define digits_NUM_PARAM_TENSORS 4
 
 typedef float digits_real;
@@ -41,8 +45,8 @@ digits_real digits_forward(const digits_real *params, int batch, const digits_re
                  const digits_real *targets, digits_real *outputs, void *workspace);
 
 /* Fused forward and backward: overwrites grads (digits_NUM_PARAMS of them) with
-   d(mean loss)/d(params) and returns the mean loss. Writes nothing but grads
-   and workspace; repeated calls give identical results. */
+   d(mean loss)/d(params) and returns the mean loss. targets must not be NULL.
+   Writes nothing but grads and workspace; repeated calls give identical results. */
 digits_real digits_grad(const digits_real *params, int batch, const digits_real *inputs,
               const digits_real *targets, digits_real *grads, void *workspace);
 

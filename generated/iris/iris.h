@@ -10,10 +10,14 @@
 extern "C" {
 #endif
 
-#define iris_NUM_PARAMS 131         /* all params' scalars, declaration order, row-major */
-#define iris_INPUT_SIZE 4         /* one example's inputs, declaration order */
-#define iris_TARGET_SIZE 1       /* one example's targets; a class target is one slot, its index */
-#define iris_OUTPUT_SIZE 3       /* one example's outputs, declaration order */
+/* All params' scalars, in declaration order, each tensor row-major. */
+#define iris_NUM_PARAMS 131
+/* One example's inputs, all inputs in declaration order. */
+#define iris_INPUT_SIZE 4
+/* One example's targets; a class target is one slot holding its index. */
+#define iris_TARGET_SIZE 1
+/* One example's outputs, in declaration order. */
+#define iris_OUTPUT_SIZE 3
 #define iris_NUM_PARAM_TENSORS 4
 
 typedef float iris_real;
@@ -41,8 +45,8 @@ iris_real iris_forward(const iris_real *params, int batch, const iris_real *inpu
                  const iris_real *targets, iris_real *outputs, void *workspace);
 
 /* Fused forward and backward: overwrites grads (iris_NUM_PARAMS of them) with
-   d(mean loss)/d(params) and returns the mean loss. Writes nothing but grads
-   and workspace; repeated calls give identical results. */
+   d(mean loss)/d(params) and returns the mean loss. targets must not be NULL.
+   Writes nothing but grads and workspace; repeated calls give identical results. */
 iris_real iris_grad(const iris_real *params, int batch, const iris_real *inputs,
               const iris_real *targets, iris_real *grads, void *workspace);
 

@@ -10,10 +10,14 @@
 extern "C" {
 #endif
 
-#define neuron_NUM_PARAMS 2         /* all params' scalars, declaration order, row-major */
-#define neuron_INPUT_SIZE 1         /* one example's inputs, declaration order */
-#define neuron_TARGET_SIZE 1       /* one example's targets; a class target is one slot, its index */
-#define neuron_OUTPUT_SIZE 0       /* one example's outputs, declaration order */
+/* All params' scalars, in declaration order, each tensor row-major. */
+#define neuron_NUM_PARAMS 2
+/* One example's inputs, all inputs in declaration order. */
+#define neuron_INPUT_SIZE 1
+/* One example's targets; a class target is one slot holding its index. */
+#define neuron_TARGET_SIZE 1
+/* One example's outputs, in declaration order. */
+#define neuron_OUTPUT_SIZE 0
 #define neuron_NUM_PARAM_TENSORS 2
 
 typedef float neuron_real;
@@ -41,8 +45,8 @@ neuron_real neuron_forward(const neuron_real *params, int batch, const neuron_re
                  const neuron_real *targets, neuron_real *outputs, void *workspace);
 
 /* Fused forward and backward: overwrites grads (neuron_NUM_PARAMS of them) with
-   d(mean loss)/d(params) and returns the mean loss. Writes nothing but grads
-   and workspace; repeated calls give identical results. */
+   d(mean loss)/d(params) and returns the mean loss. targets must not be NULL.
+   Writes nothing but grads and workspace; repeated calls give identical results. */
 neuron_real neuron_grad(const neuron_real *params, int batch, const neuron_real *inputs,
               const neuron_real *targets, neuron_real *grads, void *workspace);
 

@@ -10,10 +10,14 @@
 extern "C" {
 #endif
 
-#define xor_NUM_PARAMS 17         /* all params' scalars, declaration order, row-major */
-#define xor_INPUT_SIZE 2         /* one example's inputs, declaration order */
-#define xor_TARGET_SIZE 1       /* one example's targets; a class target is one slot, its index */
-#define xor_OUTPUT_SIZE 1       /* one example's outputs, declaration order */
+/* All params' scalars, in declaration order, each tensor row-major. */
+#define xor_NUM_PARAMS 17
+/* One example's inputs, all inputs in declaration order. */
+#define xor_INPUT_SIZE 2
+/* One example's targets; a class target is one slot holding its index. */
+#define xor_TARGET_SIZE 1
+/* One example's outputs, in declaration order. */
+#define xor_OUTPUT_SIZE 1
 #define xor_NUM_PARAM_TENSORS 4
 
 typedef float xor_real;
@@ -41,8 +45,8 @@ xor_real xor_forward(const xor_real *params, int batch, const xor_real *inputs,
                  const xor_real *targets, xor_real *outputs, void *workspace);
 
 /* Fused forward and backward: overwrites grads (xor_NUM_PARAMS of them) with
-   d(mean loss)/d(params) and returns the mean loss. Writes nothing but grads
-   and workspace; repeated calls give identical results. */
+   d(mean loss)/d(params) and returns the mean loss. targets must not be NULL.
+   Writes nothing but grads and workspace; repeated calls give identical results. */
 xor_real xor_grad(const xor_real *params, int batch, const xor_real *inputs,
               const xor_real *targets, xor_real *grads, void *workspace);
 
