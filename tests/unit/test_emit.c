@@ -562,10 +562,10 @@ static void digits_header_api(void **state) {
   compile_ok("examples/digits.net", dir, NULL);
   char *h = must_read(in_dir(state, "digits/digits.h"));
   assert_api(h, "digits", "float", "digits.h");
-  assert_contains(h, "#define digits_NUM_PARAMS 2410 ", "digits.h");
-  assert_contains(h, "#define digits_INPUT_SIZE 64 ", "digits.h");
-  assert_contains(h, "#define digits_TARGET_SIZE 1 ", "digits.h");
-  assert_contains(h, "#define digits_OUTPUT_SIZE 10 ", "digits.h");
+  assert_contains(h, "#define digits_NUM_PARAMS 2410\n", "digits.h");
+  assert_contains(h, "#define digits_INPUT_SIZE 64\n", "digits.h");
+  assert_contains(h, "#define digits_TARGET_SIZE 1\n", "digits.h");
+  assert_contains(h, "#define digits_OUTPUT_SIZE 10\n", "digits.h");
   assert_contains(h, "#define digits_NUM_PARAM_TENSORS 4\n", "digits.h");
   assert_contains(h, "#ifndef DIGITS_H\n#define DIGITS_H\n", "digits.h");
   assert_lacks(h, "grad_inputs", "digits.h without --input-grads");
@@ -611,7 +611,7 @@ static void prefix_renames_files_and_symbols(void **state) {
   char *h = must_read(in_dir(state, "out/foo.h"));
   char *c = must_read(in_dir(state, "out/foo.c"));
   assert_api(h, "foo", "float", "foo.h");
-  assert_contains(h, "#define foo_NUM_PARAMS 2410 ", "foo.h");
+  assert_contains(h, "#define foo_NUM_PARAMS 2410\n", "foo.h");
   assert_contains(h, "#ifndef FOO_H\n#define FOO_H\n", "foo.h");
   assert_contains(h, "foo_real foo_grad_inputs(", "foo.h");
   assert_contains(c, "#include \"foo.h\"\n", "foo.c");
