@@ -125,7 +125,7 @@ const char *num_str(double v, char *buf) {
   }
   /* "%g" writes 100 as 1e+02. An integer reads better in full, which
      "%.0f" gives exactly: always below 1e15, and above while it is no
-     longer than the exponent form (9007199254740993, but 1e+20). */
+     longer than the exponent form (9007199254740992, but 1e+20). */
   if (fabs(v) < 1e21 && v == floor(v)) {
     char plain[NUM_STR_MAX];
     snprintf(plain, sizeof plain, "%.0f", v);

@@ -102,8 +102,9 @@ const char *shape_str(Shape s, char *buf);
 bool shape_eq(Shape a, Shape b);
 long shape_size(Shape s); /* number of elements; 1 for a scalar; LONG_MAX if more */
 
-/* The shortest text that reads back as V exactly, an integer in full:
-   "100", "0.1", "0.001", "1e-08", "1e+20". BUF of NUM_STR_MAX. */
+/* The shortest text that reads back as V exactly, with an integer below
+   1e15 in full: "100", "0.1", "0.001", "1e-08", "1e+20". BUF of
+   NUM_STR_MAX. */
 enum { NUM_STR_MAX = 32 };
 const char *num_str(double v, char *buf);
 

@@ -35,10 +35,10 @@ struct Symbol {
   Loc loc;   /* the name, where it is defined */
   Ast *stmt; /* the defining statement */
   Shape shape;
-  int nclass;   /* > 0 for a class target: one slot holding 0..nclass-1 */
-  Init init;    /* SYM_PARAM */
-  double value; /* SYM_CONST */
-  Ast *expr;    /* SYM_VALUE */
+  int nclass;     /* > 0 for a class target: one slot holding 0..nclass-1 */
+  Init init;      /* SYM_PARAM */
+  double value;   /* SYM_CONST */
+  Ast *expr;      /* SYM_VALUE */
   Symbol *target; /* SYM_VALUE: a target its value depends on, or NULL */
   bool is_output;
   bool used;         /* named anywhere */
