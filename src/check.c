@@ -1298,3 +1298,13 @@ void check_print(FILE *out, const Program *p) {
   }
   print_train(out, &p->train);
 }
+
+long symbol_size(const Symbol *s) { return s->nclass ? 1 : shape_size(s->shape); }
+
+long program_size(const Program *p, SymKind kind) {
+  long n = 0;
+  for (int i = 0; i < p->nsyms; i++)
+    if (p->syms[i]->kind == kind)
+      n += symbol_size(p->syms[i]);
+  return n;
+}

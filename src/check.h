@@ -73,6 +73,12 @@ typedef struct {
    d->errors is non-zero afterwards the program must not be used. */
 Program *check_program(Ast *stmts, const char *path, Diag *d, Arena *a);
 
+/* The slots a symbol takes in its example's data: its elements, or one
+   for a class target, which holds the class index. */
+long symbol_size(const Symbol *s);
+/* The slots of all symbols of KIND: P_INPUT_SIZE, P_TARGET_SIZE, P_NUM_PARAMS. */
+long program_size(const Program *p, SymKind kind);
+
 /* The program with every value's shape: 'netc ast'. */
 void check_print(FILE *out, const Program *p);
 

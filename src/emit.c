@@ -889,7 +889,7 @@ static long leaf_offset(const Emit *E, int id) {
   long off = 0;
   for (int i = 0; i < sym->index; i++)
     if (p->syms[i]->kind == sym->kind)
-      off += p->syms[i]->nclass ? 1 : shape_size(p->syms[i]->shape);
+      off += symbol_size(p->syms[i]);
   return off;
 }
 
@@ -1263,11 +1263,20 @@ void emit_template(const char *name, const Slot *slots, int nslots, FILE *out) {
   }
 }
 
-static uint64_t fnv1a(const char *s, int len) {
-  uint64_t h = 0xcbf29ce484222325u;
-  for (int i = 0; i < len; i++)
-    h = (h ^ (unsigned char)s[i]) * 0x100000001b3u;
+uint64_t emit_hash(uint64_t h, const void *data, size_t len) {
+  const unsigned char *s = data;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ s[i]) * 0x100000001b3u;
   return h;
+}
+
+void emit_target_classes(FILE *f, const Program *p) {
+  for (int i = 0; i < p->nsyms; i++) {
+    const Symbol *s = p->syms[i];
+    for (long k = 0; s->kind == SYM_TARGET && k < symbol_size(s); k++)
+      fprintf(f, "%d, ", s->nclass);
+  }
+  fputs("0", f);
 }
 
 /* ---- the model ---- */
@@ -1312,14 +1321,6 @@ static void analyse(Emit *E) {
   mark_target_dependence(E);
   mark_read_later(E);
   assign_places(E);
-}
-
-static long symbols_size(const Program *p, SymKind kind) {
-  long n = 0;
-  for (int i = 0; i < p->nsyms; i++)
-    if (p->syms[i]->kind == kind)
-      n += p->syms[i]->nclass ? 1 : shape_size(p->syms[i]->shape);
-  return n;
 }
 
 static long outputs_size(const Program *p) {
@@ -1394,9 +1395,9 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   char *init = init_block(&E);
   const Program *p = g->program;
   const char *P = o->prefix;
-  int din = o->input_grads ? (int)symbols_size(p, SYM_INPUT) : 0;
+  int din = o->input_grads ? (int)program_size(p, SYM_INPUT) : 0;
   char hash[32], flags[128];
-  snprintf(hash, sizeof hash, "%016llx", (unsigned long long)fnv1a(o->source_text, o->source_len));
+  snprintf(hash, sizeof hash, "%016llx", (unsigned long long)emit_hash(EMIT_HASH_START, o->source_text, (size_t)o->source_len));
   snprintf(flags, sizeof flags, "--prefix %s%s%s", P, o->dbl ? " --double" : "", o->input_grads ? " --input-grads" : "");
   char *guard = arena_printf(&arena, "%s_H", P);
   for (char *q = guard; *q; q++)
@@ -1410,9 +1411,9 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"GUARD", guard},
       {"P", P},
       {"REAL", real_name(&E)},
-      {"NUM_PARAMS", arena_printf(&arena, "%ld", symbols_size(p, SYM_PARAM))},
-      {"INPUT_SIZE", arena_printf(&arena, "%ld", symbols_size(p, SYM_INPUT))},
-      {"TARGET_SIZE", arena_printf(&arena, "%ld", symbols_size(p, SYM_TARGET))},
+      {"NUM_PARAMS", arena_printf(&arena, "%ld", program_size(p, SYM_PARAM))},
+      {"INPUT_SIZE", arena_printf(&arena, "%ld", program_size(p, SYM_INPUT))},
+      {"TARGET_SIZE", arena_printf(&arena, "%ld", program_size(p, SYM_TARGET))},
       {"OUTPUT_SIZE", arena_printf(&arena, "%ld", outputs_size(p))},
       {"NUM_PARAM_TENSORS", arena_printf(&arena, "%d", count_params(p))},
       {"WS_SIZE", arena_printf(&arena, "%ld", E.ws_size + din)},

@@ -24,6 +24,14 @@ typedef struct {
 /* Writes the header to H and the implementation to C. */
 void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *h, FILE *c, EmitStats *stats);
 
+/* Per target slot, the class count of a class target or 0, as a C
+   initializer ending in 0: what trainers and gradcheck draw targets by. */
+void emit_target_classes(FILE *f, const Program *p);
+
+/* FNV-1a of LEN bytes, continuing from H (start from EMIT_HASH_START). */
+#define EMIT_HASH_START 0xcbf29ce484222325u
+uint64_t emit_hash(uint64_t h, const void *data, size_t len);
+
 /* The file name of PATH as emitted files quote it, in comments and C
    strings: characters other than letters, digits and . - _ become _. */
 const char *emit_source_name(Arena *a, const char *path);

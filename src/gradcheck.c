@@ -90,15 +90,7 @@ static bool write_driver(const Program *p, const char *dir, const char *source, 
   char *classes;
   size_t size;
   FILE *mem = open_memstream(&classes, &size);
-  for (int i = 0; i < p->nsyms; i++) {
-    const Symbol *s = p->syms[i];
-    if (s->kind != SYM_TARGET)
-      continue;
-    long n = s->nclass ? 1 : shape_size(s->shape);
-    for (long k = 0; k < n; k++)
-      fprintf(mem, "%d, ", s->nclass);
-  }
-  fputs("0", mem);
+  emit_target_classes(mem, p);
   fclose(mem);
   Slot slots[] = {
       {"VERSION", NETC_VERSION},

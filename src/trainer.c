@@ -21,18 +21,6 @@ static void output_names(FILE *f, const Program *p) {
   fputs("NULL", f);
 }
 
-static void target_classes(FILE *f, const Program *p) {
-  for (int i = 0; i < p->nsyms; i++) {
-    const Symbol *s = p->syms[i];
-    if (s->kind != SYM_TARGET)
-      continue;
-    long n = s->nclass ? 1 : shape_size(s->shape);
-    for (long k = 0; k < n; k++)
-      fprintf(f, "%d, ", s->nclass);
-  }
-  fputs("0", f);
-}
-
 /* The class count, when the targets are one class index; else 0. */
 static int single_class_target(const Program *p) {
   int classes = 0, targets = 0;
@@ -57,27 +45,18 @@ static long output_of_size(const Program *p, long n) {
   return -1;
 }
 
-static long target_size(const Program *p) {
-  long n = 0;
-  for (int i = 0; i < p->nsyms; i++)
-    if (p->syms[i]->kind == SYM_TARGET)
-      n += p->syms[i]->nclass ? 1 : shape_size(p->syms[i]->shape);
-  return n;
-}
-
 /* FNV-1a of the params' names and shapes: a weights file of another model
    (or of this one changed) is refused. */
 static uint64_t params_hash(const Program *p) {
-  uint64_t h = 0xcbf29ce484222325u;
+  uint64_t h = EMIT_HASH_START;
   char buf[SHAPE_STR_MAX + 128];
   for (int i = 0; i < p->nsyms; i++) {
     const Symbol *s = p->syms[i];
     if (s->kind != SYM_PARAM)
       continue;
     char shape[SHAPE_STR_MAX];
-    snprintf(buf, sizeof buf, "%.100s%s;", s->name, shape_str(s->shape, shape));
-    for (const char *q = buf; *q; q++)
-      h = (h ^ (unsigned char)*q) * 0x100000001b3u;
+    int n = snprintf(buf, sizeof buf, "%.100s%s;", s->name, shape_str(s->shape, shape));
+    h = emit_hash(h, buf, (size_t)n);
   }
   return h;
 }
@@ -118,7 +97,7 @@ bool trainer_write(const Graph *g, const Backward *bw, const EmitOptions *o, con
   const TrainConfig *t = &p->train;
   Arena a;
   arena_init(&a);
-  char *outputs = text_of(output_names, p), *classes = text_of(target_classes, p);
+  char *outputs = text_of(output_names, p), *classes = text_of(emit_target_classes, p);
   int nclass = single_class_target(p);
   char hash[32];
   snprintf(hash, sizeof hash, "0x%016llxULL", (unsigned long long)params_hash(p));
@@ -145,7 +124,7 @@ bool trainer_write(const Graph *g, const Backward *bw, const EmitOptions *o, con
       {"TARGET_CLASSES", classes},
       {"NUM_CLASSES", arena_printf(&a, "%d", nclass)},
       {"CLASS_OUTPUT", arena_printf(&a, "%ld", nclass ? output_of_size(p, nclass) : -1L)},
-      {"VALUE_OUTPUT", arena_printf(&a, "%ld", nclass ? -1L : output_of_size(p, target_size(p)))},
+      {"VALUE_OUTPUT", arena_printf(&a, "%ld", nclass ? -1L : output_of_size(p, program_size(p, SYM_TARGET)))},
       {"FLAGS", o->dbl ? "--double" : ""},
   };
   int nslots = (int)(sizeof slots / sizeof slots[0]);
