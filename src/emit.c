@@ -136,7 +136,8 @@ static const char *const reserved_words[] = {
     "static_assert", "static_cast", "template", "this", "throw", "true", "try", "typeid", "typename", "using",
     "virtual", "wchar_t", "xor", "xor_eq", "alignas", "alignof", "thread_local", "char16_t", "char32_t",
     /* what the generated code itself uses */
-    "real", "params", "in", "tg", "ws", "grads", "din", "out", "i", "j", "k", "acc", "zmax", "zsum", "lse",
+    "real", "params", "in", "tg", "ws", "grads", "din", "out", "i", "j", "k", "u", "acc", "part", "zmax", "zsum",
+    "lse",
     "cls", "exp", "log", "sqrt", "fabs", "tanh", "sin", "cos", "pow", "log1p", "fmax", "memset", "NAN", "NULL",
     "size_t", "uint64_t", "forward", "backward", "write_outputs", "fill_value", "fill_uniform", "fill_normal",
     "uniform01", "next_random", "input_grad_scratch", "main",
@@ -673,6 +674,49 @@ static EmitRule *const emit_rules[OP_COUNT] = {
 
 /* The loops of the product M; its result, or ROOT's with the product's
    element standing in as 'acc', is stored at each element. */
+enum { LANES = 8 }; /* partial sums of a contiguous dot product */
+
+/* acc = the dot product of A and B over k < INNER, whose elements at k are
+   A_AT and B_AT with K standing for k. Where both are contiguous in k,
+   LANES partial sums let the compiler vectorize without -ffast-math; the
+   sum's order is fixed, so results are deterministic. */
+/* FMT with K for its %s: an element's index. "(k) * 32 + j" reads
+   better as "k * 32 + j". */
+static const char *at(Emit *E, const char *fmt, const char *k) {
+  const char *s = arena_printf(E->a, fmt, k);
+  const char *paren = strcmp(k, "k") == 0 ? strstr(s, "(k)") : NULL;
+  return paren ? arena_printf(E->a, "%.*sk%s", (int)(paren - s), s, paren + 3) : s;
+}
+
+static void dot_loop(Emit *E, int a, int b, const char *a_at, const char *b_at, long inner, bool contiguous) {
+  if (!contiguous || inner < 2 * LANES) {
+    emitf(E, "real acc = 0;\n");
+    open_loop(E, "k", inner);
+    emitf(E, "\n");
+    E->indent++;
+    emitf(E, "acc += %s * %s;\n", ref(E, a, at(E, a_at, "k")), ref(E, b, at(E, b_at, "k")));
+    E->indent--;
+    return;
+  }
+  long main = inner - inner % LANES;
+  emitf(E, "real part[%d] = {0};\n", LANES);
+  emitf(E, "for (int k = 0; k < %ld; k += %d)\n", main, LANES);
+  E->indent++;
+  emitf(E, "for (int u = 0; u < %d; u++)\n", LANES);
+  E->indent++;
+  emitf(E, "part[u] += %s * %s;\n", ref(E, a, at(E, a_at, "k + u")), ref(E, b, at(E, b_at, "k + u")));
+  E->indent -= 2;
+  emitf(E, "real acc = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));\n");
+  if (main < inner) {
+    emitf(E, "for (int k = %ld; k < %ld; k++)\n", main, inner);
+    E->indent++;
+    emitf(E, "acc += %s * %s;\n", ref(E, a, at(E, a_at, "k")), ref(E, b, at(E, b_at, "k")));
+    E->indent--;
+  }
+}
+
+/* The loops of the product M; its result, or ROOT's with the product's
+   element standing in as 'acc', is stored at each element. */
 static void matmul_loops(Emit *E, int m, int root) {
   const Node *n = node(E, m);
   Shape sa = node(E, n->in[0])->shape, sb = node(E, n->in[1])->shape;
@@ -680,8 +724,10 @@ static void matmul_loops(Emit *E, int m, int root) {
   long rows = sa.rank == 2 ? sa.dim[ta ? 1 : 0] : 1;
   long inner = sa.rank == 2 ? sa.dim[ta ? 0 : 1] : sa.dim[0];
   long cols = sb.rank == 2 ? sb.dim[tb ? 0 : 1] : 1;
-  const char *ai = sa.rank < 2 ? "k" : arena_printf(E->a, ta ? "k * %d + i" : "i * %d + k", sa.dim[1]);
-  const char *bi = sb.rank < 2 ? "k" : arena_printf(E->a, tb ? "j * %d + k" : "k * %d + j", sb.dim[1]);
+  /* where the operands' elements are, %s standing for k */
+  const char *ai = sa.rank < 2 ? "%s" : arena_printf(E->a, ta ? "(%%s) * %d + i" : "i * %d + %%s", sa.dim[1]);
+  const char *bi = sb.rank < 2 ? "%s" : arena_printf(E->a, tb ? "j * %d + %%s" : "(%%s) * %d + j", sb.dim[1]);
+  bool contiguous = (sa.rank < 2 || !ta) && (sb.rank < 2 || tb);
   const char *idx = sa.rank == 2 && sb.rank == 2 ? arena_printf(E->a, "i * %ld + j", cols)
                     : sa.rank == 2                ? "i"
                                                   : "j";
@@ -703,13 +749,7 @@ static void matmul_loops(Emit *E, int m, int root) {
     emitf(E, "{\n");
     E->indent++, depth++;
   }
-  emitf(E, "real acc = 0;\n");
-  open_loop(E, "k", inner);
-  emitf(E, "\n");
-  E->indent++;
-  const char *a = ref(E, n->in[0], ai), *b = ref(E, n->in[1], bi);
-  emitf(E, "acc += %s * %s;\n", a, b);
-  E->indent--;
+  dot_loop(E, n->in[0], n->in[1], ai, bi, inner, contiguous);
   if (scalar) {
     set_scalar(E, root, "acc");
   } else if (root == m) {

@@ -80,16 +80,20 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   real *probs = ws + 42;
   /* h      = relu(W1 @ x + b1)   ([32]) */
   for (int i = 0; i < 32; i++) {
-    real acc = 0;
-    for (int k = 0; k < 64; k++)
-      acc += W1[i * 64 + k] * x[k];
+    real part[8] = {0};
+    for (int k = 0; k < 64; k += 8)
+      for (int u = 0; u < 8; u++)
+        part[u] += W1[i * 64 + k + u] * x[k + u];
+    real acc = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
     h[i] = nc_relu(acc + b1[i]);
   }
   /* logits = W2 @ h + b2   ([10]) */
   for (int i = 0; i < 10; i++) {
-    real acc = 0;
-    for (int k = 0; k < 32; k++)
-      acc += W2[i * 32 + k] * h[k];
+    real part[8] = {0};
+    for (int k = 0; k < 32; k += 8)
+      for (int u = 0; u < 8; u++)
+        part[u] += W2[i * 32 + k + u] * h[k + u];
+    real acc = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
     logits[i] = acc + b2[i];
   }
   /* output probs = softmax(logits)   ([10]) */

@@ -87,9 +87,11 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   }
   /* logits = W2 @ h + b2   ([3]) */
   for (int i = 0; i < 3; i++) {
-    real acc = 0;
-    for (int k = 0; k < 16; k++)
-      acc += W2[i * 16 + k] * h[k];
+    real part[8] = {0};
+    for (int k = 0; k < 16; k += 8)
+      for (int u = 0; u < 8; u++)
+        part[u] += W2[i * 16 + k + u] * h[k + u];
+    real acc = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
     logits[i] = acc + b2[i];
   }
   /* output probs = softmax(logits)   ([3]) */

@@ -656,6 +656,11 @@ static int lines_of_model(void **state, const char *name, const char *text, cons
   return n;
 }
 
+/* A loop's form may depend on its trip count (a dot product of 16 or more
+   gets partial sums, a tail when its length is not a multiple of 8), so
+   sizes may differ by a few lines per product; never by a line per element. */
+enum { FORM_SLACK = 6 };
+
 static void size_follows_statements(void **state) {
   static const char small[] = "model m;\ninput x[10];\nparam W[5, 10];\nloss sum(W @ x);\n";
   static const char big[] = "model m;\ninput x[1000];\nparam W[500, 1000];\nloss sum(W @ x);\n";
@@ -668,10 +673,10 @@ static void size_follows_statements(void **state) {
   for (int dbl = 0; dbl < 2; dbl++) {
     const char *const *flags = dbl ? FLAGS("--double", "--input-grads") : NULL;
     int a = lines_of_model(state, "small", small, flags), b = lines_of_model(state, "big", big, flags);
-    if (abs(a - b) > 2)
+    if (abs(a - b) > FORM_SLACK)
       fail_msg("[5, 10] gives %d lines, [500, 1000] gives %d", a, b);
     int a2 = lines_of_model(state, "small2", small2, flags), b2 = lines_of_model(state, "big2", big2, flags);
-    if (abs(a2 - b2) > 2)
+    if (abs(a2 - b2) > 2 * FORM_SLACK)
       fail_msg("the small layer gives %d lines, the big one %d", a2, b2);
     /* More statements, more lines. */
     assert_true(a2 > a);
