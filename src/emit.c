@@ -1398,10 +1398,12 @@ static char *input_grads_api(const Emit *E, bool impl) {
       "  }\n"
       "  if (batch <= 0)\n"
       "    return 0;\n"
-      "  for (long i = 0; i < %s_NUM_PARAMS; i++)\n"
-      "    grads[i] /= (real)batch;\n"
-      "  for (size_t i = 0; i < (size_t)batch * %s_INPUT_SIZE; i++)\n"
-      "    input_grads[i] /= (real)batch;\n"
+      "  if (batch > 1) {\n"
+      "    for (long i = 0; i < %s_NUM_PARAMS; i++)\n"
+      "      grads[i] /= (real)batch;\n"
+      "    for (size_t i = 0; i < (size_t)batch * %s_INPUT_SIZE; i++)\n"
+      "      input_grads[i] /= (real)batch;\n"
+      "  }\n"
       "  return total / (real)batch;\n"
       "}\n",
       P, P, P, P, P, P, P, P);

@@ -105,8 +105,9 @@ real {{P}}_grad(const real *params, int batch, const real *inputs, const real *t
   }
   if (batch <= 0)
     return 0;
-  for (long i = 0; i < {{P}}_NUM_PARAMS; i++)
-    grads[i] /= (real)batch;
+  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
+    for (long i = 0; i < {{P}}_NUM_PARAMS; i++)
+      grads[i] /= (real)batch;
   return total / (real)batch;
 }
 /*@@ EXTRA_IMPL @@*/

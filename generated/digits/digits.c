@@ -205,7 +205,8 @@ real digits_grad(const real *params, int batch, const real *inputs, const real *
   }
   if (batch <= 0)
     return 0;
-  for (long i = 0; i < digits_NUM_PARAMS; i++)
-    grads[i] /= (real)batch;
+  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
+    for (long i = 0; i < digits_NUM_PARAMS; i++)
+      grads[i] /= (real)batch;
   return total / (real)batch;
 }
