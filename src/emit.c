@@ -136,7 +136,7 @@ static const char *const reserved_words[] = {
     "static_assert", "static_cast", "template", "this", "throw", "true", "try", "typeid", "typename", "using",
     "virtual", "wchar_t", "xor", "xor_eq", "alignas", "alignof", "thread_local", "char16_t", "char32_t",
     /* what the generated code itself uses */
-    "real", "params", "in", "tg", "ws", "grads", "din", "out", "i", "j", "k", "u", "acc", "part", "zmax", "zsum",
+    "real", "params", "in", "tg", "ws", "grads", "din", "out", "i", "j", "k", "u", "acc", "part", "bk", "zmax", "zsum",
     "lse",
     "cls", "exp", "log", "sqrt", "fabs", "tanh", "sin", "cos", "pow", "log1p", "fmax", "memset", "NAN", "NULL",
     "size_t", "uint64_t", "forward", "backward", "write_outputs", "fill_value", "fill_uniform", "fill_normal",
@@ -715,10 +715,54 @@ static void dot_loop(Emit *E, int a, int b, const char *a_at, const char *b_at, 
   }
 }
 
+/* A^T @ b into ROOT's own buffer, row of A by row: the transposed
+   product reads A along its rows, not down its columns. Each element
+   still sums over k upwards from 0, so the result is the same as the dot
+   product's, to the bit. Then ROOT's expression, with 'acc' the product. */
+static void transposed_matvec(Emit *E, int m, int root) {
+  const Node *n = node(E, m);
+  Shape sa = node(E, n->in[0])->shape;
+  long rows = sa.dim[1], inner = sa.dim[0];
+  E->referenced[root] = true;
+  const char *dst = E->cname[root];
+  open_loop(E, "i", rows);
+  emitf(E, "\n");
+  E->indent++;
+  emitf(E, "%s[i] = 0;\n", dst);
+  E->indent--;
+  open_loop(E, "k", inner);
+  emitf(E, " {\n");
+  E->indent++;
+  emitf(E, "const real bk = %s;\n", ref(E, n->in[1], "k"));
+  open_loop(E, "i", rows);
+  emitf(E, "\n");
+  E->indent++;
+  emitf(E, "%s[i] += %s * bk;\n", dst, ref(E, n->in[0], arena_printf(E->a, "k * %ld + i", rows)));
+  E->indent -= 2;
+  emitf(E, "}\n");
+  if (root == m)
+    return;
+  open_loop(E, "i", rows);
+  emitf(E, " {\n");
+  E->indent++;
+  emitf(E, "real acc = %s[i];\n", dst);
+  E->acc_node = m;
+  const char *value = expand(E, root, "i");
+  E->acc_node = -1;
+  emitf(E, "%s%s;\n", store(E, root, "i"), value);
+  E->indent--;
+  emitf(E, "}\n");
+}
+
 /* The loops of the product M; its result, or ROOT's with the product's
    element standing in as 'acc', is stored at each element. */
 static void matmul_loops(Emit *E, int m, int root) {
   const Node *n = node(E, m);
+  if ((n->trans & TRANS_A) && node(E, n->in[0])->shape.rank == 2 && node(E, n->in[1])->shape.rank < 2 &&
+      E->grad_of[root] < 0 && E->slot[root] >= 0) {
+    transposed_matvec(E, m, root);
+    return;
+  }
   Shape sa = node(E, n->in[0])->shape, sb = node(E, n->in[1])->shape;
   bool ta = n->trans & TRANS_A, tb = n->trans & TRANS_B;
   long rows = sa.rank == 2 ? sa.dim[ta ? 1 : 0] : 1;

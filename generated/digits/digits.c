@@ -159,10 +159,15 @@ static void backward(const real *params, const real *in, const real *tg, real *w
       dW2[i * 32 + j] += dlogits[i] * h[j];
   /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
   /* dL/db1 = dL/dh * (h > 0)   ([32]) */
+  for (int i = 0; i < 32; i++)
+    db1_ex[i] = 0;
+  for (int k = 0; k < 10; k++) {
+    const real bk = dlogits[k];
+    for (int i = 0; i < 32; i++)
+      db1_ex[i] += W2[k * 32 + i] * bk;
+  }
   for (int i = 0; i < 32; i++) {
-    real acc = 0;
-    for (int k = 0; k < 10; k++)
-      acc += W2[k * 32 + i] * dlogits[k];
+    real acc = db1_ex[i];
     db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
   }
   /* dL/dW1 = outer(dL/db1, x)   ([32, 64]) */

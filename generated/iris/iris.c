@@ -157,10 +157,15 @@ static void backward(const real *params, const real *in, const real *tg, real *w
       dW2[i * 16 + j] += dlogits[i] * h[j];
   /* dL/dh = transpose(W2) @ dL/dlogits   ([16]) */
   /* dL/db1 = dL/dh * (h > 0)   ([16]) */
+  for (int i = 0; i < 16; i++)
+    db1_ex[i] = 0;
+  for (int k = 0; k < 3; k++) {
+    const real bk = dlogits[k];
+    for (int i = 0; i < 16; i++)
+      db1_ex[i] += W2[k * 16 + i] * bk;
+  }
   for (int i = 0; i < 16; i++) {
-    real acc = 0;
-    for (int k = 0; k < 3; k++)
-      acc += W2[k * 16 + i] * dlogits[k];
+    real acc = db1_ex[i];
     db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
   }
   /* dL/dW1 = outer(dL/db1, x)   ([16, 4]) */
