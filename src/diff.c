@@ -58,7 +58,7 @@ static void d_sub(Diff *df, int n, int g) {
   contribute(df, in1(df, n), op1(df, OP_NEG, g));
 }
 
-/* d(a * b) = g * b, g * a */
+/* d(a * b) = g * b, g * a; also dot(a, b), whose g is a scalar */
 static void d_mul(Diff *df, int n, int g) {
   int a = in0(df, n), b = in1(df, n);
   contribute(df, a, op2(df, OP_MUL, g, b));
@@ -156,13 +156,6 @@ static void d_logsumexp(Diff *df, int n, int g) {
   contribute(df, a, op2(df, OP_MUL, g, op1(df, OP_EXP, op2(df, OP_SUB, a, n))));
 }
 
-/* d dot(a, b) = g * b, g * a */
-static void d_dot(Diff *df, int n, int g) {
-  int a = in0(df, n), b = in1(df, n);
-  contribute(df, a, op2(df, OP_MUL, g, b));
-  contribute(df, b, op2(df, OP_MUL, g, a));
-}
-
 /* d softmax(a) = n * (g - dot(g, n)) */
 static void d_softmax(Diff *df, int n, int g) {
   contribute(df, in0(df, n), op2(df, OP_MUL, n, op2(df, OP_SUB, g, op2(df, OP_DOT, g, n))));
@@ -194,8 +187,7 @@ static void d_matmul(Diff *df, int n, int g) {
     contribute(df, a, graph_matmul(G, b, g, 0));
     contribute(df, b, op2(df, OP_OUTER, a, g));
   } else {
-    contribute(df, a, op2(df, OP_MUL, g, b));
-    contribute(df, b, op2(df, OP_MUL, g, a));
+    d_mul(df, n, g); /* a dot product */
   }
 }
 
