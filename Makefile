@@ -113,6 +113,13 @@ $(BUILD)/gen/%.h: $(BUILD)/gen/%.c
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra -pedantic -Werror -c -o $@ $<
 
+# The vector kernel of gemm() too, where the compiler and processor have it:
+# test_gemm_avx2 tests it directly, the layers model through generated code.
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/tests/test_gemm_avx2.o: CFLAGS += -mavx2 -mfma
+$(BUILD)/gen/layers.o: CFLAGS += -march=native
+endif
+
 $(BUILD)/tests/test_models.o: $(TEST_MODELS:.o=.h)
 $(BUILD)/tests/test_models: $(BUILD)/tests/test_models.o $(TEST_MODELS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

@@ -11,7 +11,15 @@
    - fused: a matrix product computed in its one user's loop, or
    - materialized: computed once into a named place, a slice of the
      workspace for tensors and forward values, a local for backward scalars,
-     or straight into the gradient of the param it is the adjoint of. */
+     or straight into the gradient of the param it is the adjoint of.
+
+   The code runs batch-major. Every example has a workspace of its own, and
+   the materialized nodes are cut into segments: per-example code, one
+   static function each, that the drivers forward() and backward() call for
+   every example of the batch. Between segments stand the large matrix
+   products, each computed for the whole batch at once by one call of the
+   packed GEMM of templates/gemm.c: W @ x as X W^T, W^T @ g as G W, and a
+   param's outer(g, x) as G^T X, added into its gradient. */
 #include "emit.h"
 
 #include <errno.h>
@@ -45,6 +53,13 @@ typedef struct {
   long *slot;       /* offset in the workspace, or -1 */
   bool *target_dep; /* depends on a target */
   bool *read_later; /* a forward value that the backward pass or the outputs read */
+  bool *varying;    /* depends on an input or a target: one value per example */
+  bool *gemm;       /* a product computed for the whole batch by gemm() */
+  int *seg;         /* the segment whose code computes the node, or -1 */
+  int nsegs;
+  Phase *seg_phase;  /* per segment */
+  int final_fwd, final_bwd; /* the segments that return the loss and add the last gradients */
+  bool any_gemm;
   const char **cname;
   const char **grad_name; /* per node (leaves in wrt): the name of its gradient pointer */
   const char **taken;
@@ -57,6 +72,7 @@ typedef struct {
   int indent;
   bool at_line_start;
   bool *referenced; /* in the function being written */
+  bool *grad_used;  /* per leaf: its gradient pointer, in the function being written */
   int acc_node;     /* the fused product standing for 'acc', or -1 */
 } Emit;
 
@@ -304,9 +320,182 @@ static void mark_target_dependence(Emit *E) {
   }
 }
 
+/* An adjoint that nothing else reads is computed straight into its leaf's gradient. */
+static void decide_gradients(Emit *E) {
+  for (int i = 0; i < E->bw->nwrt; i++) {
+    int leaf = E->bw->wrt[i], adj = E->bw->adjoint[leaf];
+    if (adj >= E->g->nforward && E->uses[adj] == 0 && E->mat[adj] && E->grad_of[adj] < 0)
+      E->grad_of[adj] = leaf;
+  }
+}
+
+static void mark_varying(Emit *E) {
+  const Graph *g = E->g;
+  for (int id = 0; id < g->n; id++) {
+    const Node *n = &g->nodes[id];
+    E->varying[id] = n->op == LEAF_INPUT || n->op == LEAF_TARGET;
+    for (int k = 0; k < 2; k++)
+      if (n->in[k] >= 0 && E->varying[n->in[k]])
+        E->varying[id] = true;
+  }
+}
+
+/* Products with fewer elements in their matrix stay in the per-example
+   loops: below this, packing costs more than it saves. */
+enum { GEMM_MIN_ELEMENTS = 1024 };
+
+/* A vector that has a row per example where gemm() can read it: an
+   input, a target, or a value kept in the workspace. */
+static bool batch_rows(const Emit *E, int id) {
+  const Node *n = node(E, id);
+  if (n->shape.rank != 1 || !E->varying[id])
+    return false;
+  return n->op == LEAF_INPUT || n->op == LEAF_TARGET || (!is_leaf(E, id) && E->mat[id] && E->grad_of[id] < 0);
+}
+
+/* A matrix that is the same for every example: a param, or a forward
+   value of params alone, read from the first example's workspace. */
+static bool shared_matrix(const Emit *E, int id) {
+  const Node *n = node(E, id);
+  if (n->shape.rank != 2 || E->varying[id] || shape_size(n->shape) < GEMM_MIN_ELEMENTS)
+    return false;
+  return n->op == LEAF_PARAM || (!is_leaf(E, id) && E->mat[id] && phase(E, id) == FWD);
+}
+
+/* The materialized node whose loop the product M is fused into. */
+static int fused_root(const Emit *E, int m) {
+  for (int id = m + 1; id < E->g->n; id++)
+    if (E->fused[id] == m)
+      return id;
+  unreachable();
+}
+
+/* Which products run over the whole batch: a shared matrix times a
+   vector per example, into the workspace or an input's gradient; and a
+   param's gradient outer(g, x) summed over the examples. */
+static void decide_gemms(Emit *E) {
+  const Graph *g = E->g;
+  for (int id = 0; id < g->n; id++) {
+    const Node *n = &g->nodes[id];
+    if (!E->live[id] || is_leaf(E, id))
+      continue;
+    if (n->op == OP_OUTER) {
+      int leaf = E->grad_of[id];
+      E->gemm[id] = leaf >= 0 && node(E, leaf)->op == LEAF_PARAM && shape_size(n->shape) >= GEMM_MIN_ELEMENTS &&
+                    batch_rows(E, n->in[0]) && batch_rows(E, n->in[1]);
+      continue;
+    }
+    if (n->op != OP_MATMUL || n->shape.rank != 1 || !(E->mat[id] || E->is_fused[id]))
+      continue;
+    bool forms = (shared_matrix(E, n->in[0]) && batch_rows(E, n->in[1])) ||
+                 (shared_matrix(E, n->in[1]) && batch_rows(E, n->in[0]));
+    if (!forms)
+      continue;
+    if (E->is_fused[id]) {
+      /* Into its user's slot, which the user then finishes; a user that
+         goes straight into a gradient has none, so the product gets its own. */
+      int root = fused_root(E, id);
+      if (E->grad_of[root] >= 0) {
+        E->is_fused[id] = false;
+        E->mat[id] = true;
+        E->fused[root] = -1;
+      }
+    }
+    int leaf = E->grad_of[id];
+    E->gemm[id] = leaf < 0 || node(E, leaf)->op == LEAF_INPUT;
+  }
+  for (int id = 0; id < g->n; id++)
+    E->any_gemm = E->any_gemm || E->gemm[id];
+}
+
+/* Is node ID computed by gemm(), alone or as the product fused into it? */
+static bool by_gemm(const Emit *E, int id) { return E->gemm[id] || (E->fused[id] >= 0 && E->gemm[E->fused[id]]); }
+
+/* Segments hold at most this many loop nests, so no function grows
+   without bound and the C compiler stays fast on deep models. */
+enum { MAX_SEGMENT_NODES = 32 };
+
+static bool emitted_here(const Emit *E, int id);
+
+/* The order in which materialized nodes are written: the forward values
+   that need no target, those that do, then the backward pass. */
+static int emit_group(const Emit *E, int id) {
+  return phase(E, id) == BWD ? 2 : E->target_dep[id] ? 1 : 0;
+}
+
+/* Cuts the materialized nodes into segments, in the order they are
+   written: a new one after each product over the batch, at each group's
+   start, and every MAX_SEGMENT_NODES nodes. */
+static void assign_segments(Emit *E) {
+  const Graph *g = E->g;
+  E->seg_phase = arena_array(E->a, Phase, g->n + 4);
+  int cur = -1, count = 0;
+  for (int group = 0; group < 3; group++) {
+    bool open = false;
+    for (int id = 0; id < g->n; id++) {
+      if (!emitted_here(E, id) || emit_group(E, id) != group)
+        continue;
+      if (E->gemm[id]) {
+        open = false;
+        continue;
+      }
+      if (!open || count == MAX_SEGMENT_NODES || (E->fused[id] >= 0 && E->gemm[E->fused[id]])) {
+        cur++, count = 0, open = true;
+        E->seg_phase[cur] = group == 2 ? BWD : FWD;
+      }
+      E->seg[id] = cur;
+      count++;
+    }
+    /* The loss is returned, and the last gradients added, at the end of a pass. */
+    if (group == 1 || group == 2) {
+      if (!open) {
+        cur++;
+        E->seg_phase[cur] = group == 2 ? BWD : FWD;
+      }
+      if (group == 1)
+        E->final_fwd = cur;
+      else
+        E->final_bwd = cur;
+    }
+  }
+  E->nsegs = cur + 1;
+}
+
+/* The segment whose code reads a value where node USER computes it: an
+   inlined or fused user is written inside its own (single) user. */
+static int seg_of_use(const Emit *E, int user) {
+  while (E->seg[user] < 0 && !E->mat[user] && !is_leaf(E, user))
+    user = E->user[user];
+  return E->seg[user];
+}
+
+/* Scalars that are read in another segment than their own need a slot. */
+static bool *scalars_crossing(Emit *E) {
+  const Graph *g = E->g;
+  bool *cross = arena_array(E->a, bool, g->n);
+  for (int id = 0; id < g->n; id++) {
+    if (!E->live[id] || is_leaf(E, id))
+      continue;
+    for (int k = 0; k < 2; k++) {
+      int in = g->nodes[id].in[k];
+      if (in >= 0 && E->seg[in] >= 0 && is_scalar(E, in) && E->seg[in] != seg_of_use(E, id))
+        cross[in] = true;
+    }
+  }
+  if (E->seg[g->loss] >= 0 && E->seg[g->loss] != E->final_fwd)
+    cross[g->loss] = true;
+  for (int i = 0; i < E->bw->nwrt; i++) {
+    int adj = E->bw->adjoint[E->bw->wrt[i]];
+    if (adj >= 0 && E->seg[adj] >= 0 && E->seg[adj] != E->final_bwd)
+      cross[adj] = true;
+  }
+  return cross;
+}
+
 static void assign_places(Emit *E) {
   const Graph *g = E->g;
   const Program *p = g->program;
+  bool *cross = scalars_crossing(E);
   /* The user's names first, so temporaries never take them. */
   const char **sym_cname = arena_array(E->a, const char *, p->nsyms + 1);
   for (int i = 0; i < p->nsyms; i++)
@@ -329,9 +518,6 @@ static void assign_places(Emit *E) {
   for (int i = 0; i < E->bw->nwrt; i++) {
     int leaf = E->bw->wrt[i];
     E->grad_name[leaf] = claim(E, arena_printf(E->a, "d%s", E->cname[leaf]));
-    int adj = E->bw->adjoint[leaf];
-    if (adj >= g->nforward && E->uses[adj] == 0 && E->mat[adj] && E->grad_of[adj] < 0)
-      E->grad_of[adj] = leaf;
   }
   for (int id = 0; id < g->n; id++) {
     const Node *n = &g->nodes[id];
@@ -341,7 +527,7 @@ static void assign_places(Emit *E) {
     if (phase(E, id) == FWD) {
       if (!E->cname[id])
         E->cname[id] = arena_printf(E->a, "t%d", id);
-      if (!is_scalar(E, id) || E->read_later[id]) {
+      if (!is_scalar(E, id) || E->read_later[id] || cross[id]) {
         E->slot[id] = E->ws_forward;
         E->ws_forward += size_of(E, id);
       }
@@ -356,7 +542,7 @@ static void assign_places(Emit *E) {
   }
   E->ws_size = E->ws_forward;
   for (int id = g->nforward; id < g->n; id++)
-    if (E->live[id] && E->mat[id] && E->grad_of[id] < 0 && !is_scalar(E, id)) {
+    if (E->live[id] && E->mat[id] && E->grad_of[id] < 0 && (!is_scalar(E, id) || cross[id])) {
       E->slot[id] = E->ws_size;
       E->ws_size += size_of(E, id);
     }
@@ -630,10 +816,16 @@ static void comment_node(Emit *E, int id) {
 
 /* ---- where results go ---- */
 
+/* The gradient pointer of LEAF, declared by the function being written. */
+static const char *grad_ptr(Emit *E, int leaf) {
+  E->grad_used[leaf] = true;
+  return E->grad_name[leaf];
+}
+
 /* "h[i] = " or "dW1[i] += ": the start of a store of element IDX of ID. */
 static const char *store(Emit *E, int id, const char *idx) {
   if (E->grad_of[id] >= 0)
-    return arena_printf(E->a, "%s[%s] += ", E->grad_name[E->grad_of[id]], is_scalar(E, id) ? "0" : idx);
+    return arena_printf(E->a, "%s[%s] += ", grad_ptr(E, E->grad_of[id]), is_scalar(E, id) ? "0" : idx);
   E->referenced[id] = true;
   return arena_printf(E->a, "%s[%s] = ", E->cname[id], idx);
 }
@@ -647,7 +839,7 @@ static void declare_scalar(Emit *E, int id) {
 /* Sets the scalar ID to EXPR; forward values are kept for the backward pass. */
 static void set_scalar(Emit *E, int id, const char *expr) {
   if (E->grad_of[id] >= 0) {
-    emitf(E, "%s[0] += %s;\n", E->grad_name[E->grad_of[id]], expr);
+    emitf(E, "%s[0] += %s;\n", grad_ptr(E, E->grad_of[id]), expr);
     return;
   }
   emitf(E, "%s = %s;\n", E->cname[id], expr);
@@ -811,7 +1003,26 @@ static void matmul_loops(Emit *E, int m, int root) {
 }
 
 /* Elementwise: one loop, the inlined operands written into its body. */
+/* The rest of ROOT's expression, after gemm() put the product M in ROOT's place. */
+static void gemm_epilogue(Emit *E, int m, int root) {
+  open_loop(E, "i", size_of(E, root));
+  emitf(E, " {\n");
+  E->indent++;
+  E->referenced[root] = true;
+  emitf(E, "real acc = %s[i];\n", E->cname[root]);
+  E->acc_node = m;
+  const char *value = expand(E, root, "i");
+  E->acc_node = -1;
+  emitf(E, "%s%s;\n", store(E, root, "i"), value);
+  E->indent--;
+  emitf(E, "}\n");
+}
+
 static void emit_map(Emit *E, int id) {
+  if (E->fused[id] >= 0 && E->gemm[E->fused[id]]) {
+    gemm_epilogue(E, E->fused[id], id);
+    return;
+  }
   if (E->fused[id] >= 0) {
     matmul_loops(E, E->fused[id], id);
     return;
@@ -1012,13 +1223,6 @@ static void declare_saved(Emit *E, FILE *out) {
   }
 }
 
-/* Tensors that the body writes to ws. */
-static void declare_written(Emit *E, FILE *out, Phase ph) {
-  for (int id = 0; id < E->g->n; id++)
-    if (E->referenced[id] && !is_leaf(E, id) && E->slot[id] >= 0 && !is_scalar(E, id) && phase(E, id) == ph)
-      fprintf(out, "  real *%s = ws + %ld;\n", E->cname[id], E->slot[id]);
-}
-
 static void begin_body(Emit *E, char **buf, size_t *size) {
   memset(E->referenced, 0, sizeof(bool) * (size_t)E->g->n);
   E->out = open_memstream(buf, size);
@@ -1066,48 +1270,6 @@ static char *void_unused(Emit *E, char *body, const char *params) {
   return text;
 }
 
-static char *forward_body(Emit *E) {
-  char *body, *rest;
-  size_t size, rest_size;
-  /* Values that need no target first: P_forward without targets stops after them. */
-  begin_body(E, &body, &size);
-  for (int id = 0; id < E->g->nforward; id++)
-    if (emitted_here(E, id) && !E->target_dep[id])
-      emit_node(E, id);
-  fclose(E->out);
-  bool *first_refs = arena_array(E->a, bool, E->g->n);
-  memcpy(first_refs, E->referenced, sizeof(bool) * (size_t)E->g->n);
-
-  begin_body(E, &rest, &rest_size);
-  for (int id = 0; id < E->g->nforward; id++)
-    if (emitted_here(E, id) && E->target_dep[id])
-      emit_node(E, id);
-  emitf(E, "return %s;\n", ref(E, E->g->loss, "0"));
-  fclose(E->out);
-  bool *targets = arena_array(E->a, bool, E->g->n);
-  memcpy(targets, E->referenced, sizeof(bool) * (size_t)E->g->n);
-  for (int id = 0; id < E->g->n; id++)
-    E->referenced[id] = E->referenced[id] || first_refs[id];
-
-  char *text;
-  size_t text_size;
-  FILE *out = open_memstream(&text, &text_size);
-  bool needs_tg = E->target_dep[E->g->loss];
-  declare_leaves(E, out, false);
-  declare_written(E, out, FWD);
-  fputs(body, out);
-  if (needs_tg) {
-    fputs("  if (!tg)\n    return 0;\n", out);
-    memcpy(E->referenced, targets, sizeof(bool) * (size_t)E->g->n);
-    declare_leaves(E, out, true);
-  }
-  fputs(rest, out);
-  fclose(out);
-  free(body);
-  free(rest);
-  return void_unused(E, text, "params in tg ws");
-}
-
 static char *outputs_body(Emit *E) {
   char *body;
   size_t size;
@@ -1139,25 +1301,17 @@ static char *outputs_body(Emit *E) {
   return void_unused(E, text, "params in ws out");
 }
 
-static char *backward_body(Emit *E) {
+/* ---- segments: per-example code between the products over the batch ---- */
+
+/* The gradients of wrt leaves whose adjoint was computed for another use
+   too: added at the end of the backward pass. */
+static void add_last_gradients(Emit *E) {
   const Graph *g = E->g;
   const Backward *bw = E->bw;
-  char *body;
-  size_t size;
-  begin_body(E, &body, &size);
-  bool *grad_written = arena_array(E->a, bool, g->n);
-  for (int id = g->nforward; id < g->n; id++)
-    if (emitted_here(E, id)) {
-      emit_node(E, id);
-      if (E->grad_of[id] >= 0)
-        grad_written[E->grad_of[id]] = true;
-    }
-  /* Gradients that are values computed for something else too. */
   for (int w = 0; w < bw->nwrt; w++) {
     int leaf = bw->wrt[w], adj = bw->adjoint[leaf];
     if (adj < 0 || E->grad_of[adj] == leaf)
       continue;
-    grad_written[leaf] = true;
     char shape[SHAPE_STR_MAX];
     shape_str(node(E, leaf)->shape, shape);
     if (node(E, adj)->adjoint_of == leaf) { /* its formula heads the block above */
@@ -1168,34 +1322,271 @@ static char *backward_body(Emit *E) {
       free(formula);
     }
     if (is_scalar(E, leaf)) {
-      emitf(E, "%s[0] += %s;\n", E->grad_name[leaf], ref(E, adj, "0"));
+      emitf(E, "%s[0] += %s;\n", grad_ptr(E, leaf), ref(E, adj, "0"));
     } else {
       open_loop(E, "i", size_of(E, leaf));
       emitf(E, "\n");
       E->indent++;
-      emitf(E, "%s[i] += %s;\n", E->grad_name[leaf], ref(E, adj, "i"));
+      emitf(E, "%s[i] += %s;\n", grad_ptr(E, leaf), ref(E, adj, "i"));
       E->indent--;
     }
   }
+}
+
+/* Declarations of what segment K's body referenced: leaves, values
+   computed here (into this example's ws) or in earlier segments (read
+   from it), gradient pointers. */
+static void declare_segment(Emit *E, FILE *out, int k) {
+  declare_leaves(E, out, false);
+  declare_leaves(E, out, true);
+  for (int id = 0; id < E->g->n; id++) {
+    if (!E->referenced[id] || is_leaf(E, id) || E->slot[id] < 0)
+      continue;
+    bool here = E->seg[id] == k;
+    if (is_scalar(E, id)) {
+      if (!here)
+        fprintf(out, "  const real %s = ws[%ld];\n", E->cname[id], E->slot[id]);
+    } else {
+      fprintf(out, here ? "  real *%s = ws + %ld;\n" : "  const real *%s = ws + %ld;\n", E->cname[id], E->slot[id]);
+    }
+  }
+  for (int w = 0; w < E->bw->nwrt; w++) {
+    int leaf = E->bw->wrt[w];
+    if (E->grad_used[leaf])
+      fprintf(out, "  real *%s = %s + %ld;\n", E->grad_name[leaf], node(E, leaf)->op == LEAF_PARAM ? "grads" : "din",
+              leaf_offset(E, leaf));
+  }
+}
+
+/* forward_1, forward_2, ... and backward_1, ...: segment K's function name. */
+static const char *seg_name(const Emit *E, int k) {
+  int number = 1;
+  for (int j = 0; j < k; j++)
+    number += E->seg_phase[j] == E->seg_phase[k];
+  return arena_printf(E->a, "%s_%d", E->seg_phase[k] == FWD ? "forward" : "backward", number);
+}
+
+/* The function of segment K, for one example. */
+static char *segment_function(Emit *E, int k) {
+  char *body;
+  size_t size;
+  begin_body(E, &body, &size);
+  memset(E->grad_used, 0, sizeof(bool) * (size_t)E->g->n);
+  for (int group = 0; group < 3; group++)
+    for (int id = 0; id < E->g->n; id++)
+      if (E->seg[id] == k && emit_group(E, id) == group)
+        emit_node(E, id);
+  if (k == E->final_fwd)
+    emitf(E, "return %s;\n", ref(E, E->g->loss, "0"));
+  if (k == E->final_bwd)
+    add_last_gradients(E);
   fclose(E->out);
 
   char *text;
   size_t text_size;
   FILE *out = open_memstream(&text, &text_size);
-  declare_leaves(E, out, false);
-  declare_leaves(E, out, true);
-  declare_saved(E, out);
-  declare_written(E, out, BWD);
-  for (int w = 0; w < bw->nwrt; w++) {
-    int leaf = bw->wrt[w];
-    if (grad_written[leaf])
-      fprintf(out, "  real *%s = %s + %ld;\n", E->grad_name[leaf], node(E, leaf)->op == LEAF_PARAM ? "grads" : "din",
-              leaf_offset(E, leaf));
-  }
-  fputs(body, out);
-  fclose(out);
+  bool fwd = E->seg_phase[k] == FWD;
+  if (fwd)
+    fprintf(out, "static %s %s(const real *params, const real *in, const real *tg, real *ws) {\n",
+            k == E->final_fwd ? "real" : "void", seg_name(E, k));
+  else
+    fprintf(out, "static void %s(const real *params, const real *in, const real *tg, real *ws, real *grads%s) {\n",
+            seg_name(E, k), E->o->input_grads ? ", real *din" : "");
+  char *decls;
+  size_t decls_size;
+  FILE *d = open_memstream(&decls, &decls_size);
+  declare_segment(E, d, k);
+  fputs(body, d);
+  fclose(d);
   free(body);
-  return void_unused(E, text, E->o->input_grads ? "params in tg ws grads din" : "params in tg ws grads");
+  const char *params = fwd ? "params in tg ws" : E->o->input_grads ? "params in tg ws grads din" : "params in tg ws grads";
+  char *checked = void_unused(E, decls, params);
+  fprintf(out, "%s}\n\n", checked);
+  free(checked);
+  fclose(out);
+  return text;
+}
+
+static char *segments_block(Emit *E) {
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  for (int k = 0; k < E->nsegs; k++) {
+    char *f = segment_function(E, k);
+    fputs(f, out);
+    free(f);
+  }
+  fclose(out);
+  return text;
+}
+
+/* ---- the drivers: every example through each segment, and the products ---- */
+
+/* BASE + OFF as C, without a "+ 0". */
+static const char *plus(Emit *E, const char *base, long off) {
+  return off ? arena_printf(E->a, "%s + %ld", base, off) : base;
+}
+
+/* Where the rows of the per-example vector ID are, and their stride. */
+static void rows_of(Emit *E, int id, const char **base, const char **stride) {
+  const char *P = E->o->prefix;
+  int op = node(E, id)->op;
+  if (op == LEAF_INPUT || op == LEAF_TARGET) {
+    *base = plus(E, op == LEAF_INPUT ? "inputs" : "targets", leaf_offset(E, id));
+    *stride = arena_printf(E->a, "%s_%s_SIZE", P, op == LEAF_INPUT ? "INPUT" : "TARGET");
+  } else {
+    *base = plus(E, "ws", E->slot[id]);
+    *stride = "WS_SIZE";
+  }
+}
+
+/* Where the shared matrix ID is: in params, or the first example's ws. */
+static const char *matrix_of(Emit *E, int id) {
+  return node(E, id)->op == LEAF_PARAM ? plus(E, "params", leaf_offset(E, id)) : plus(E, "ws", E->slot[id]);
+}
+
+/* The product of gemm node M as the M x N x K of a gemm() call: C = A B
+   with A's rows the examples' vectors, B the shared matrix. */
+typedef struct {
+  const char *m, *n, *k;         /* C is m x n, summing over k */
+  const char *a, *rsa, *csa;      /* A(i, p) = a[i * rsa + p * csa] */
+  const char *b, *rsb, *csb;      /* B(p, j) = b[p * rsb + j * csb] */
+  const char *c, *ldc;
+  bool add;
+} GemmCall;
+
+static GemmCall gemm_call(Emit *E, int m, int root) {
+  const Node *n = node(E, m);
+  GemmCall call = {.m = "(size_t)batch", .csa = "1"};
+  if (n->op == OP_OUTER) { /* dW += G^T X: W's rows by the examples' g, columns by x */
+    int leaf = E->grad_of[m];
+    Shape s = n->shape;
+    call.m = arena_printf(E->a, "%d", s.dim[0]);
+    call.n = arena_printf(E->a, "%d", s.dim[1]);
+    call.k = "(size_t)batch";
+    rows_of(E, n->in[0], &call.a, &call.csa);
+    call.rsa = "1";
+    rows_of(E, n->in[1], &call.b, &call.rsb);
+    call.csb = "1";
+    call.c = plus(E, "grads", leaf_offset(E, leaf));
+    call.ldc = call.n;
+    call.add = true;
+    return call;
+  }
+  int mi = shared_matrix(E, n->in[0]) && batch_rows(E, n->in[1]) ? 0 : 1;
+  Shape s = node(E, n->in[mi])->shape;
+  /* result[i] = sum_p Mat'(i, p) x[p] for W @ x, sum_p x[p] Mat'(p, i) for x @ W */
+  bool trans = mi == 0 ? (n->trans & TRANS_A) != 0 : (n->trans & TRANS_B) == 0;
+  long out = trans ? s.dim[1] : s.dim[0], inner = trans ? s.dim[0] : s.dim[1];
+  call.n = arena_printf(E->a, "%ld", out);
+  call.k = arena_printf(E->a, "%ld", inner);
+  rows_of(E, n->in[1 - mi], &call.a, &call.rsa);
+  call.b = matrix_of(E, n->in[mi]);
+  call.rsb = trans ? call.n : "1";
+  call.csb = trans ? "1" : call.k;
+  if (root != m) {
+    call.c = plus(E, "ws", E->slot[root]);
+    call.ldc = "WS_SIZE";
+  } else if (E->grad_of[m] >= 0) {
+    call.c = plus(E, "din", leaf_offset(E, E->grad_of[m]));
+    call.ldc = arena_printf(E->a, "%s_INPUT_SIZE", E->o->prefix);
+    call.add = true;
+  } else {
+    call.c = plus(E, "ws", E->slot[m]);
+    call.ldc = "WS_SIZE";
+  }
+  return call;
+}
+
+static void write_gemm(Emit *E, int id) {
+  int m = E->gemm[id] ? id : E->fused[id];
+  comment_node(E, id);
+  if (m != id)
+    comment_text(E, arena_printf(E->a, "%s, every example at once; the rest below", graph_expr_string(E->g, m, 0)));
+  GemmCall c = gemm_call(E, m, id);
+  emitf(E, "gemm(%s, %s, %s, %s, %s, %s,\n", c.m, c.n, c.k, c.a, c.rsa, c.csa);
+  emitf(E, "     %s, %s, %s, %s, %s, %d, pack);\n", c.b, c.rsb, c.csb, c.c, c.ldc, c.add);
+}
+
+/* for (int b = 0; b < batch; b++) forward_2(...): segment K for every example. */
+static void call_segment(Emit *E, int k) {
+  emitf(E, "for (int b = 0; b < batch; b++)\n");
+  E->indent++;
+  const char *args = "params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b)";
+  if (E->seg_phase[k] == FWD)
+    emitf(E, "%s%s(%s);\n", k == E->final_fwd ? "total += " : "", seg_name(E, k), args);
+  else
+    emitf(E, "%s(%s, grads%s);\n", seg_name(E, k), args,
+          E->o->input_grads ? arena_printf(E->a, ", din + (size_t)b * %s_INPUT_SIZE", E->o->prefix) : "");
+  E->indent--;
+}
+
+/* The body of forward() (PH FWD) or backward(): each segment and product in turn. */
+static char *driver_body(Emit *E, Phase ph) {
+  char *text;
+  size_t size;
+  E->out = open_memstream(&text, &size);
+  E->indent = 1;
+  E->at_line_start = true;
+  bool products = false;
+  for (int id = 0; id < E->g->n; id++)
+    products = products || (E->gemm[id] && phase(E, id) == ph);
+  if (products)
+    emitf(E, "real *pack = pack_of(ws, batch);\n");
+  if (ph == FWD)
+    emitf(E, "real total = 0;\n");
+  int last = -1;
+  for (int group = ph == FWD ? 0 : 2; group <= (ph == FWD ? 1 : 2); group++) {
+    if (group == 1 && E->target_dep[E->g->loss])
+      emitf(E, "if (!targets)\n  return 0;\n");
+    for (int id = 0; id < E->g->n; id++) {
+      if (!emitted_here(E, id) || emit_group(E, id) != group)
+        continue;
+      if (by_gemm(E, id))
+        write_gemm(E, id);
+      if (E->seg[id] >= 0 && E->seg[id] != last)
+        call_segment(E, last = E->seg[id]);
+    }
+  }
+  int final = ph == FWD ? E->final_fwd : E->final_bwd;
+  if (final != last)
+    call_segment(E, final);
+  if (ph == FWD)
+    emitf(E, "return total;\n");
+  fclose(E->out);
+  return text;
+}
+
+/* pack_of and pack_size: where the panels go, and how many reals they need. */
+static char *pack_block(Emit *E) {
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  if (!E->any_gemm) {
+    fclose(out);
+    return text;
+  }
+  fputs("\n/* The panels gemm packs, after the examples' workspaces and input gradients. */\n"
+        "static real *pack_of(real *ws, int batch) {\n"
+        "  uintptr_t at = (uintptr_t)(ws + (size_t)batch * (WS_SIZE + DIN_SIZE));\n"
+        "  return (real *)((at + 63) & ~(uintptr_t)63);\n"
+        "}\n\n"
+        "/* Reals of panels for a batch of BATCH: what the largest product needs. */\n"
+        "static size_t pack_size(size_t batch) {\n"
+        "  size_t size = 0;\n",
+        out);
+  for (int id = 0; id < E->g->n; id++) {
+    if (!E->gemm[id])
+      continue;
+    GemmCall c = gemm_call(E, id, E->is_fused[id] ? fused_root(E, id) : id);
+    const char *m = strcmp(c.m, "(size_t)batch") == 0 ? "batch" : c.m;
+    const char *k = strcmp(c.k, "(size_t)batch") == 0 ? "batch" : c.k;
+    fprintf(out, "  if (gemm_pack_size(%s, %s, %s) > size)\n    size = gemm_pack_size(%s, %s, %s);\n", m, c.n, k, m,
+            c.n, k);
+  }
+  fputs("  return size;\n}\n", out);
+  fclose(out);
+  return text;
 }
 
 /* ---- the fixed parts ---- */
@@ -1220,12 +1611,14 @@ static char *helpers_block(Emit *E) {
   }
   if (E->o->input_grads)
     fprintf(out,
-            "\n/* %s_grad has nowhere to put the inputs' gradients: they go to scratch. */\n"
-            "static real *input_grad_scratch(real *ws) {\n"
-            "  memset(ws + WS_SIZE - %s_INPUT_SIZE, 0, sizeof(real) * %s_INPUT_SIZE);\n"
-            "  return ws + WS_SIZE - %s_INPUT_SIZE;\n"
+            "\n/* %s_grad has nowhere to put the inputs' gradients: they go to scratch,\n"
+            "   after the examples' workspaces. */\n"
+            "static real *input_grad_scratch(real *ws, int batch) {\n"
+            "  real *din = ws + (size_t)batch * WS_SIZE;\n"
+            "  memset(din, 0, sizeof(real) * (size_t)batch * DIN_SIZE);\n"
+            "  return din;\n"
             "}\n",
-            E->o->prefix, E->o->prefix, E->o->prefix, E->o->prefix);
+            E->o->prefix);
   fclose(out);
   return text;
 }
@@ -1363,6 +1756,20 @@ void emit_target_classes(FILE *f, const Program *p) {
   fputs("0", f);
 }
 
+/* The matrix product of templates/gemm.c, for the build's precision; nothing without products over the batch. */
+static char *gemm_block(Emit *E) {
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  if (E->any_gemm) {
+    fprintf(out, "#define NC_DOUBLE %d\n", E->o->dbl ? 1 : 0);
+    emit_template("gemm.c", NULL, 0, out);
+    fputs("\n", out);
+  }
+  fclose(out);
+  return text;
+}
+
 /* ---- the model ---- */
 
 static void analyse(Emit *E) {
@@ -1396,14 +1803,22 @@ static void analyse(Emit *E) {
   E->cname = arena_array(E->a, const char *, n);
   E->grad_name = arena_array(E->a, const char *, n);
   E->referenced = arena_array(E->a, bool, n);
+  E->grad_used = arena_array(E->a, bool, n);
+  E->varying = arena_array(E->a, bool, n);
+  E->gemm = arena_array(E->a, bool, n);
+  E->seg = arena_array(E->a, int, n);
   for (int id = 0; id < n; id++)
-    E->grad_of[id] = -1;
+    E->grad_of[id] = E->seg[id] = -1;
   E->acc_node = -1;
   count_uses(E, roots, nroots);
   decide_materialized(E);
   decide_fusion(E);
+  decide_gradients(E);
+  mark_varying(E);
+  decide_gemms(E);
   mark_target_dependence(E);
   mark_read_later(E);
+  assign_segments(E);
   assign_places(E);
 }
 
@@ -1431,17 +1846,12 @@ static char *input_grads_api(const Emit *E, bool impl) {
       "\nreal %s_grad_inputs(const real *params, int batch, const real *inputs, const real *targets, real *grads,\n"
       "                   real *input_grads, void *workspace) {\n"
       "  real *ws = (real *)workspace;\n"
-      "  real total = 0;\n"
       "  memset(grads, 0, sizeof(real) * %s_NUM_PARAMS);\n"
-      "  memset(input_grads, 0, sizeof(real) * (size_t)(batch > 0 ? batch : 0) * %s_INPUT_SIZE);\n"
-      "  for (int b = 0; b < batch; b++) {\n"
-      "    const real *in = inputs + (size_t)b * %s_INPUT_SIZE;\n"
-      "    const real *tg = targets + (size_t)b * %s_TARGET_SIZE;\n"
-      "    total += forward(params, in, tg, ws);\n"
-      "    backward(params, in, tg, ws, grads, input_grads + (size_t)b * %s_INPUT_SIZE);\n"
-      "  }\n"
       "  if (batch <= 0)\n"
       "    return 0;\n"
+      "  memset(input_grads, 0, sizeof(real) * (size_t)batch * %s_INPUT_SIZE);\n"
+      "  real total = forward(params, batch, inputs, targets, ws);\n"
+      "  backward(params, batch, inputs, targets, ws, grads, input_grads);\n"
       "  if (batch > 1) {\n"
       "    for (long i = 0; i < %s_NUM_PARAMS; i++)\n"
       "      grads[i] /= (real)batch;\n"
@@ -1450,7 +1860,7 @@ static char *input_grads_api(const Emit *E, bool impl) {
       "  }\n"
       "  return total / (real)batch;\n"
       "}\n",
-      P, P, P, P, P, P, P, P);
+      P, P, P, P, P);
 }
 
 static int count_params(const Program *p) {
@@ -1473,9 +1883,12 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   Emit E = {.g = g, .bw = bw, .o = o, .a = &arena};
   analyse(&E);
   /* Bodies first: they decide which helpers exist. */
-  char *forward = forward_body(&E);
+  char *segments = segments_block(&E);
+  char *forward = driver_body(&E, FWD);
+  char *backward = driver_body(&E, BWD);
   char *outputs = outputs_body(&E);
-  char *backward = backward_body(&E);
+  char *pack = pack_block(&E);
+  char *gemm = gemm_block(&E);
   char *helpers = helpers_block(&E);
   char *params = param_info_block(&E);
   char *init = init_block(&E);
@@ -1502,9 +1915,15 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"TARGET_SIZE", arena_printf(&arena, "%ld", program_size(p, SYM_TARGET))},
       {"OUTPUT_SIZE", arena_printf(&arena, "%ld", outputs_size(p))},
       {"NUM_PARAM_TENSORS", arena_printf(&arena, "%d", count_params(p))},
-      {"WS_SIZE", arena_printf(&arena, "%ld", E.ws_size + din)},
+      {"WS_SIZE", arena_printf(&arena, "%ld", E.ws_size)},
+      {"DIN_SIZE", arena_printf(&arena, "%d", din)},
       {"DIN_PARAM", o->input_grads ? ", real *din" : ""},
-      {"DIN_SCRATCH", o->input_grads ? ", input_grad_scratch(ws)" : ""},
+      {"DIN_DOC", o->input_grads ? ", and each example's input gradient to its row of din" : ""},
+      {"DIN_SCRATCH", o->input_grads ? ", input_grad_scratch(ws, batch)" : ""},
+      {"PACK_SIZE", E.any_gemm ? " + pack_size(n) + 64 / sizeof(real)" : ""},
+      {"PACK", pack},
+      {"GEMM", gemm},
+      {"SEGMENTS", segments},
       {"EXTRA_API", input_grads_api(&E, false)},
       {"EXTRA_IMPL", input_grads_api(&E, true)},
       {"HELPERS", helpers},
@@ -1528,7 +1947,8 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
     stats->workspace_bytes = (size_t)(E.ws_size + din) * (o->dbl ? sizeof(double) : sizeof(float));
   }
   free(text);
-  free(forward), free(outputs), free(backward), free(helpers), free(params), free(init);
+  free(segments), free(forward), free(outputs), free(backward), free(helpers), free(params), free(init);
+  free(pack), free(gemm);
   arena_free(&arena);
 }
 

@@ -11,9 +11,13 @@ const {{P}}_param_info {{P}}_params[] = {
 /*@@ PARAM_INFO @@*/
 };
 
-/* The workspace of one example, in reals: the forward values the backward
-   pass reads, then the backward pass's own. */
+/* The workspace: each example of a batch has WS_SIZE reals of its own,
+   the forward values the backward pass reads, then the backward pass's
+   own; example b's start at ws + b * WS_SIZE. After them come the
+   gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
+   example), then the panels the matrix products pack, 64-byte aligned. */
 #define WS_SIZE ((size_t){{WS_SIZE}})
+#define DIN_SIZE ((size_t){{DIN_SIZE}})
 
 /*@@ HELPERS @@*/
 
@@ -52,59 +56,62 @@ void {{P}}_init(real *params, uint64_t seed) {
 /*@@ INIT @@*/
 }
 
+/*@@ GEMM @@*/
+/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
+static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * {{P}}_INPUT_SIZE; }
+static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * {{P}}_TARGET_SIZE : NULL; }
+static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+/*@@ PACK @@*/
 size_t {{P}}_workspace_size(int batch) {
-  (void)batch; /* examples run one after another through the same scratch */
-  return WS_SIZE * sizeof(real);
+  size_t n = batch > 0 ? (size_t)batch : 0;
+  return (n * (WS_SIZE + DIN_SIZE){{PACK_SIZE}}) * sizeof(real);
 }
 
-/* ---- one example ---- */
+/* ---- one example: the code between two products over the batch ---- */
 
-/* The forward pass: the values the backward pass and the outputs need go
-   to ws. Returns the example's loss; when tg is NULL, computes only what
-   needs no target (the outputs) and returns 0, unless the loss needs none. */
-static real forward(const real *params, const real *in, const real *tg, real *ws) {
-/*@@ FORWARD @@*/
-}
-
+/*@@ SEGMENTS @@*/
 /* The outputs of the example whose forward values are in ws. */
 static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
 /*@@ OUTPUTS @@*/
 }
 
-/* The backward pass, from the forward values in ws: adds the example's
-   gradient to grads. */
-static void backward(const real *params, const real *in, const real *tg, real *ws, real *grads{{DIN_PARAM}}) {
-/*@@ BACKWARD @@*/
+/* ---- batches ---- */
+
+/* The forward pass of every example, the products over the whole batch
+   between the per-example steps: the values the backward pass and the
+   outputs need go to ws. Returns the sum of the examples' losses; with
+   targets NULL, computes only what needs no target and returns 0. */
+static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
+/*@@ FORWARD @@*/
 }
 
-/* ---- batches ---- */
+/* The backward pass from the forward values in ws: adds every example's
+   gradient to grads{{DIN_DOC}}. */
+static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
+                     real *grads{{DIN_PARAM}}) {
+/*@@ BACKWARD @@*/
+}
 
 real {{P}}_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
                   void *workspace) {
   real *ws = (real *)workspace;
-  real total = 0;
-  for (int b = 0; b < batch; b++) {
-    const real *tg = targets ? targets + (size_t)b * {{P}}_TARGET_SIZE : NULL;
-    total += forward(params, inputs + (size_t)b * {{P}}_INPUT_SIZE, tg, ws);
-    if (outputs)
-      write_outputs(params, inputs + (size_t)b * {{P}}_INPUT_SIZE, ws, outputs + (size_t)b * {{P}}_OUTPUT_SIZE);
-  }
-  return targets && batch > 0 ? total / (real)batch : 0;
+  if (batch <= 0)
+    return 0;
+  real total = forward(params, batch, inputs, targets, ws);
+  if (outputs)
+    for (int b = 0; b < batch; b++)
+      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * {{P}}_OUTPUT_SIZE);
+  return targets ? total / (real)batch : 0;
 }
 
 real {{P}}_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
-  real total = 0;
   memset(grads, 0, sizeof(real) * {{P}}_NUM_PARAMS);
-  for (int b = 0; b < batch; b++) {
-    const real *in = inputs + (size_t)b * {{P}}_INPUT_SIZE;
-    const real *tg = targets + (size_t)b * {{P}}_TARGET_SIZE;
-    total += forward(params, in, tg, ws);
-    backward(params, in, tg, ws, grads{{DIN_SCRATCH}});
-  }
   if (batch <= 0)
     return 0;
+  real total = forward(params, batch, inputs, targets, ws);
+  backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}});
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < {{P}}_NUM_PARAMS; i++)
       grads[i] /= (real)batch;

@@ -14,9 +14,13 @@ const digits_param_info digits_params[] = {
   {"b2", 1, {10, 0, 0, 0}, 2400, 10},
 };
 
-/* The workspace of one example, in reals: the forward values the backward
-   pass reads, then the backward pass's own. */
+/* The workspace: each example of a batch has WS_SIZE reals of its own,
+   the forward values the backward pass reads, then the backward pass's
+   own; example b's start at ws + b * WS_SIZE. After them come the
+   gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
+   example), then the panels the matrix products pack, 64-byte aligned. */
 #define WS_SIZE ((size_t)94)
+#define DIN_SIZE ((size_t)0)
 
 /* ---- elementwise operations that read an operand more than once ---- */
 static inline real nc_relu(real a) { return a > 0 ? a : 0; }
@@ -59,19 +63,235 @@ void digits_init(real *params, uint64_t seed) {
   fill_value(params + 2400, 10, 0); /* b2 */
 }
 
-size_t digits_workspace_size(int batch) {
-  (void)batch; /* examples run one after another through the same scratch */
-  return WS_SIZE * sizeof(real);
+#define NC_DOUBLE 0
+/* ---- matrix products over the batch: a BLIS-style GEMM ----
+
+   C[i][j] (+)= sum_p A(i, p) B(p, j), with A(i, p) = a[i * rsa + p * csa]
+   and B(p, j) = b[p * rsb + j * csb]: the strides say which operand is
+   transposed, so one routine serves Y = X W^T, dX = dY W and dW += dY^T X.
+   Blocks of A (MC x KC) and B (KC x NC) are copied into panels of MR rows
+   and NR columns, in the order the micro-kernel reads them; the kernel
+   keeps an MR x NR block of C in registers across KC steps. Each element
+   of C sums its terms in the order of p, in blocks of KC, so a build gives
+   the same results on every run and for every batch size of six or more. */
+
+#if NC_DOUBLE
+enum { GEMM_MR = 6, GEMM_NR = 8 };
+#else
+enum { GEMM_MR = 6, GEMM_NR = 16 };
+#endif
+enum { GEMM_MC = 144, GEMM_KC = 256, GEMM_NC = 4080 };
+
+static size_t gemm_round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+static size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Reals of scratch gemm needs for an M x N x K product. */
+static size_t gemm_pack_size(size_t m, size_t n, size_t k) {
+  size_t kc = gemm_min(k, GEMM_KC);
+  return gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * kc + kc * gemm_round_up(gemm_min(n, GEMM_NC), GEMM_NR);
 }
 
-/* ---- one example ---- */
+/* A(i0.., p0..) for MC x KC into panels of MR rows: panel r holds
+   A(i0 + r * MR + i, p0 + p) at [p * MR + i]; rows past M are zero. */
+static void gemm_pack_a(size_t mc, size_t kc, const real *a, size_t rsa, size_t csa, real *pack) {
+  for (size_t r = 0; r < mc; r += GEMM_MR) {
+    size_t rows = gemm_min(GEMM_MR, mc - r);
+    for (size_t p = 0; p < kc; p++) {
+      for (size_t i = 0; i < rows; i++)
+        pack[p * GEMM_MR + i] = a[(r + i) * rsa + p * csa];
+      for (size_t i = rows; i < GEMM_MR; i++)
+        pack[p * GEMM_MR + i] = 0;
+    }
+    pack += GEMM_MR * kc;
+  }
+}
 
-/* The forward pass: the values the backward pass and the outputs need go
-   to ws. Returns the example's loss; when tg is NULL, computes only what
-   needs no target (the outputs) and returns 0, unless the loss needs none. */
-static real forward(const real *params, const real *in, const real *tg, real *ws) {
-  const real *x = in;
-  const real *W1 = params;
+/* B(p0.., j0..) for KC x NC into panels of NR columns: panel q holds
+   B(p0 + p, j0 + q * NR + j) at [p * NR + j]; columns past N are zero. */
+static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t csb, real *pack) {
+  for (size_t q = 0; q < nc; q += GEMM_NR) {
+    size_t cols = gemm_min(GEMM_NR, nc - q);
+    if (csb == 1 || rsb != 1) {
+      for (size_t p = 0; p < kc; p++) {
+        for (size_t j = 0; j < cols; j++)
+          pack[p * GEMM_NR + j] = b[p * rsb + (q + j) * csb];
+        for (size_t j = cols; j < GEMM_NR; j++)
+          pack[p * GEMM_NR + j] = 0;
+      }
+    } else { /* B^T stored row-major: read along its rows */
+      for (size_t j = 0; j < GEMM_NR; j++)
+        for (size_t p = 0; p < kc; p++)
+          pack[p * GEMM_NR + j] = j < cols ? b[p + (q + j) * csb] : 0;
+    }
+    pack += GEMM_NR * kc;
+  }
+}
+
+/* The MR x NR block of C at c (rows x cols of it inside C): the KC-long
+   product of one panel of A and one of B, stored or added. */
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#if NC_DOUBLE
+#define GEMM_VEC __m256d
+#define GEMM_LOAD _mm256_loadu_pd
+#define GEMM_STORE _mm256_storeu_pd
+#define GEMM_ADD _mm256_add_pd
+#define GEMM_FMA _mm256_fmadd_pd
+#define GEMM_ZERO _mm256_setzero_pd
+#define GEMM_SPLAT _mm256_broadcast_sd
+enum { GEMM_W = 4 };
+#else
+#define GEMM_VEC __m256
+#define GEMM_LOAD _mm256_loadu_ps
+#define GEMM_STORE _mm256_storeu_ps
+#define GEMM_ADD _mm256_add_ps
+#define GEMM_FMA _mm256_fmadd_ps
+#define GEMM_ZERO _mm256_setzero_ps
+#define GEMM_SPLAT _mm256_broadcast_ss
+enum { GEMM_W = 8 };
+#endif
+/* Twelve accumulators in named variables: an array of them would live in
+   memory under some compilers. Row R of the block is cR0 and cR1. */
+#define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define GEMM_DECLARE(R) GEMM_VEC c##R##0 = GEMM_ZERO(), c##R##1 = GEMM_ZERO();
+#define GEMM_STEP(R)                                                                                                  \
+  {                                                                                                                   \
+    GEMM_VEC ar = GEMM_SPLAT(a + R);                                                                                  \
+    c##R##0 = GEMM_FMA(ar, b0, c##R##0);                                                                              \
+    c##R##1 = GEMM_FMA(ar, b1, c##R##1);                                                                              \
+  }
+#define GEMM_PUT(R)                                                                                                   \
+  GEMM_STORE(out + R * ld, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld), c##R##0) : c##R##0);                          \
+  GEMM_STORE(out + R * ld + GEMM_W, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld + GEMM_W), c##R##1) : c##R##1);
+
+static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
+                        int add) {
+  GEMM_ROWS(GEMM_DECLARE)
+  for (size_t p = 0; p < kc; p++) {
+    GEMM_VEC b0 = GEMM_LOAD(b), b1 = GEMM_LOAD(b + GEMM_W);
+    GEMM_ROWS(GEMM_STEP)
+    a += GEMM_MR;
+    b += GEMM_NR;
+  }
+  real tile[GEMM_MR * GEMM_NR];
+  int whole = rows == GEMM_MR && cols == GEMM_NR;
+  real *out = whole ? c : tile; /* a block at C's edge goes through a tile */
+  size_t ld = whole ? ldc : GEMM_NR;
+  int add_here = whole && add;
+  GEMM_ROWS(GEMM_PUT)
+  for (size_t i = 0; !whole && i < rows; i++)
+    for (size_t j = 0; j < cols; j++)
+      c[i * ldc + j] = add ? c[i * ldc + j] + tile[i * GEMM_NR + j] : tile[i * GEMM_NR + j];
+}
+#else
+/* Portable: the same sums in the same order, as plain loops. */
+static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
+                        int add) {
+  real acc[GEMM_MR][GEMM_NR];
+  memset(acc, 0, sizeof acc);
+  for (size_t p = 0; p < kc; p++, a += GEMM_MR, b += GEMM_NR)
+    for (int i = 0; i < GEMM_MR; i++)
+      for (int j = 0; j < GEMM_NR; j++)
+        acc[i][j] += a[i] * b[j];
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < cols; j++)
+      c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+#endif
+
+/* Fewer rows than a panel holds (a batch of one or two): each row of C
+   straight from its operands, along whichever of B's strides is 1. */
+static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
+                      size_t csb, real *c, size_t ldc, int add) {
+  for (size_t i = 0; i < m; i++) {
+    real *ci = c + i * ldc;
+    const real *ai = a + i * rsa;
+    if (rsb == 1 && csb != 1) { /* B's columns are contiguous: dot products */
+      for (size_t j = 0; j < n; j++) {
+        const real *bj = b + j * csb;
+        real part[8] = {0};
+        size_t p = 0;
+        for (; p + 8 <= k; p += 8)
+          for (int u = 0; u < 8; u++)
+            part[u] += ai[(p + u) * csa] * bj[p + u];
+        real acc = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+        for (; p < k; p++)
+          acc += ai[p * csa] * bj[p];
+        ci[j] = add ? ci[j] + acc : acc;
+      }
+    } else { /* B's rows are contiguous: a row of C at a time */
+      if (!add)
+        for (size_t j = 0; j < n; j++)
+          ci[j] = 0;
+      for (size_t p = 0; p < k; p++) {
+        const real aip = ai[p * csa], *bp = b + p * rsb;
+        for (size_t j = 0; j < n; j++)
+          ci[j] += aip * bp[j * csb];
+      }
+    }
+  }
+}
+
+/* PACK holds gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
+static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
+                 size_t csb, real *c, size_t ldc, int add, real *pack) {
+  if (m < GEMM_MR) {
+    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add);
+    return;
+  }
+  if (k == 0) {
+    for (size_t i = 0; i < m && !add; i++)
+      for (size_t j = 0; j < n; j++)
+        c[i * ldc + j] = 0;
+    return;
+  }
+  real *pack_b = pack + gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * gemm_min(k, GEMM_KC);
+  for (size_t jc = 0; jc < n; jc += GEMM_NC) {
+    size_t nc = gemm_min(GEMM_NC, n - jc);
+    for (size_t pc = 0; pc < k; pc += GEMM_KC) {
+      size_t kc = gemm_min(GEMM_KC, k - pc);
+      gemm_pack_b(kc, nc, b + pc * rsb + jc * csb, rsb, csb, pack_b);
+      for (size_t ic = 0; ic < m; ic += GEMM_MC) {
+        size_t mc = gemm_min(GEMM_MC, m - ic);
+        gemm_pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pack);
+        for (size_t jr = 0; jr < nc; jr += GEMM_NR)
+          for (size_t ir = 0; ir < mc; ir += GEMM_MR)
+            gemm_kernel(kc, pack + ir * kc, pack_b + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
+                        gemm_min(GEMM_MR, mc - ir), gemm_min(GEMM_NR, nc - jr), add || pc > 0);
+      }
+    }
+  }
+}
+
+/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
+static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * digits_INPUT_SIZE; }
+static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * digits_TARGET_SIZE : NULL; }
+static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+
+/* The panels gemm packs, after the examples' workspaces and input gradients. */
+static real *pack_of(real *ws, int batch) {
+  uintptr_t at = (uintptr_t)(ws + (size_t)batch * (WS_SIZE + DIN_SIZE));
+  return (real *)((at + 63) & ~(uintptr_t)63);
+}
+
+/* Reals of panels for a batch of BATCH: what the largest product needs. */
+static size_t pack_size(size_t batch) {
+  size_t size = 0;
+  if (gemm_pack_size(batch, 32, 64) > size)
+    size = gemm_pack_size(batch, 32, 64);
+  if (gemm_pack_size(32, 64, batch) > size)
+    size = gemm_pack_size(32, 64, batch);
+  return size;
+}
+size_t digits_workspace_size(int batch) {
+  size_t n = batch > 0 ? (size_t)batch : 0;
+  return (n * (WS_SIZE + DIN_SIZE) + pack_size(n) + 64 / sizeof(real)) * sizeof(real);
+}
+
+/* ---- one example: the code between two products over the batch ---- */
+
+static void forward_1(const real *params, const real *in, const real *tg, real *ws) {
+  (void)in, (void)tg;
   const real *b1 = params + 2048;
   const real *W2 = params + 2080;
   const real *b2 = params + 2400;
@@ -80,11 +300,7 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   real *probs = ws + 42;
   /* h      = relu(W1 @ x + b1)   ([32]) */
   for (int i = 0; i < 32; i++) {
-    real part[8] = {0};
-    for (int k = 0; k < 64; k += 8)
-      for (int u = 0; u < 8; u++)
-        part[u] += W1[i * 64 + k + u] * x[k + u];
-    real acc = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    real acc = h[i];
     h[i] = nc_relu(acc + b1[i]);
   }
   /* logits = W2 @ h + b2   ([10]) */
@@ -108,9 +324,12 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
     for (int i = 0; i < 10; i++)
       probs[i] = expf(logits[i] - zmax) / zsum;
   }
-  if (!tg)
-    return 0;
+}
+
+static real forward_2(const real *params, const real *in, const real *tg, real *ws) {
+  (void)params, (void)in;
   const real label = tg[0];
+  const real *logits = ws + 32;
   /* loss = cross_entropy(logits, label)   (scalar) */
   real loss;
   {
@@ -127,29 +346,15 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   return loss;
 }
 
-/* The outputs of the example whose forward values are in ws. */
-static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
-  (void)params, (void)in;
-  const real *probs = ws + 42;
-  /* output probs */
-  for (int i = 0; i < 10; i++)
-    out[0 + i] = probs[i];
-}
-
-/* The backward pass, from the forward values in ws: adds the example's
-   gradient to grads. */
-static void backward(const real *params, const real *in, const real *tg, real *ws, real *grads) {
-  const real *x = in;
+static void backward_1(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+  (void)in;
   const real *W2 = params + 2080;
   const real label = tg[0];
   const real *h = ws + 0;
   const real *probs = ws + 42;
   real *dlogits = ws + 52;
   real *db1_ex = ws + 62;
-  real *dW1 = grads + 0;
-  real *db1 = grads + 2048;
   real *dW2 = grads + 2080;
-  real *db2 = grads + 2400;
   /* dL/dlogits = probs - onehot(label)   ([10]) */
   for (int i = 0; i < 10; i++)
     dlogits[i] = probs[i] - (label == i ? 1 : 0);
@@ -170,10 +375,14 @@ static void backward(const real *params, const real *in, const real *tg, real *w
     real acc = db1_ex[i];
     db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
   }
-  /* dL/dW1 = outer(dL/db1, x)   ([32, 64]) */
-  for (int i = 0; i < 32; i++)
-    for (int j = 0; j < 64; j++)
-      dW1[i * 64 + j] += db1_ex[i] * x[j];
+}
+
+static void backward_2(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+  (void)params, (void)in, (void)tg;
+  const real *dlogits = ws + 52;
+  const real *db1_ex = ws + 62;
+  real *db1 = grads + 2048;
+  real *db2 = grads + 2400;
   /* dL/db1: this example's, into the batch's   ([32]) */
   for (int i = 0; i < 32; i++)
     db1[i] += db1_ex[i];
@@ -182,34 +391,71 @@ static void backward(const real *params, const real *in, const real *tg, real *w
     db2[i] += dlogits[i];
 }
 
+/* The outputs of the example whose forward values are in ws. */
+static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
+  (void)params, (void)in;
+  const real *probs = ws + 42;
+  /* output probs */
+  for (int i = 0; i < 10; i++)
+    out[0 + i] = probs[i];
+}
+
 /* ---- batches ---- */
+
+/* The forward pass of every example, the products over the whole batch
+   between the per-example steps: the values the backward pass and the
+   outputs need go to ws. Returns the sum of the examples' losses; with
+   targets NULL, computes only what needs no target and returns 0. */
+static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
+  real *pack = pack_of(ws, batch);
+  real total = 0;
+  /* h      = relu(W1 @ x + b1)   ([32]) */
+  /* W1 @ x, every example at once; the rest below */
+  gemm((size_t)batch, 32, 64, inputs, digits_INPUT_SIZE, 1,
+       params, 1, 64, ws, WS_SIZE, 0, pack);
+  for (int b = 0; b < batch; b++)
+    forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
+  if (!targets)
+    return 0;
+  for (int b = 0; b < batch; b++)
+    total += forward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
+  return total;
+}
+
+/* The backward pass from the forward values in ws: adds every example's
+   gradient to grads. */
+static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
+                     real *grads) {
+  real *pack = pack_of(ws, batch);
+  for (int b = 0; b < batch; b++)
+    backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+  /* dL/dW1 = outer(dL/db1, x)   ([32, 64]) */
+  gemm(32, 64, (size_t)batch, ws + 62, 1, WS_SIZE,
+       inputs, digits_INPUT_SIZE, 1, grads, 64, 1, pack);
+  for (int b = 0; b < batch; b++)
+    backward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+}
 
 real digits_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
                   void *workspace) {
   real *ws = (real *)workspace;
-  real total = 0;
-  for (int b = 0; b < batch; b++) {
-    const real *tg = targets ? targets + (size_t)b * digits_TARGET_SIZE : NULL;
-    total += forward(params, inputs + (size_t)b * digits_INPUT_SIZE, tg, ws);
-    if (outputs)
-      write_outputs(params, inputs + (size_t)b * digits_INPUT_SIZE, ws, outputs + (size_t)b * digits_OUTPUT_SIZE);
-  }
-  return targets && batch > 0 ? total / (real)batch : 0;
+  if (batch <= 0)
+    return 0;
+  real total = forward(params, batch, inputs, targets, ws);
+  if (outputs)
+    for (int b = 0; b < batch; b++)
+      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * digits_OUTPUT_SIZE);
+  return targets ? total / (real)batch : 0;
 }
 
 real digits_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
-  real total = 0;
   memset(grads, 0, sizeof(real) * digits_NUM_PARAMS);
-  for (int b = 0; b < batch; b++) {
-    const real *in = inputs + (size_t)b * digits_INPUT_SIZE;
-    const real *tg = targets + (size_t)b * digits_TARGET_SIZE;
-    total += forward(params, in, tg, ws);
-    backward(params, in, tg, ws, grads);
-  }
   if (batch <= 0)
     return 0;
+  real total = forward(params, batch, inputs, targets, ws);
+  backward(params, batch, inputs, targets, ws, grads);
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < digits_NUM_PARAMS; i++)
       grads[i] /= (real)batch;

@@ -14,9 +14,13 @@ const iris_param_info iris_params[] = {
   {"b2", 1, {3, 0, 0, 0}, 128, 3},
 };
 
-/* The workspace of one example, in reals: the forward values the backward
-   pass reads, then the backward pass's own. */
+/* The workspace: each example of a batch has WS_SIZE reals of its own,
+   the forward values the backward pass reads, then the backward pass's
+   own; example b's start at ws + b * WS_SIZE. After them come the
+   gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
+   example), then the panels the matrix products pack, 64-byte aligned. */
 #define WS_SIZE ((size_t)41)
+#define DIN_SIZE ((size_t)0)
 
 /* ---- elementwise operations that read an operand more than once ---- */
 static inline real nc_relu(real a) { return a > 0 ? a : 0; }
@@ -59,17 +63,19 @@ void iris_init(real *params, uint64_t seed) {
   fill_value(params + 128, 3, 0); /* b2 */
 }
 
+/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
+static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * iris_INPUT_SIZE; }
+static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * iris_TARGET_SIZE : NULL; }
+static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
 size_t iris_workspace_size(int batch) {
-  (void)batch; /* examples run one after another through the same scratch */
-  return WS_SIZE * sizeof(real);
+  size_t n = batch > 0 ? (size_t)batch : 0;
+  return (n * (WS_SIZE + DIN_SIZE)) * sizeof(real);
 }
 
-/* ---- one example ---- */
+/* ---- one example: the code between two products over the batch ---- */
 
-/* The forward pass: the values the backward pass and the outputs need go
-   to ws. Returns the example's loss; when tg is NULL, computes only what
-   needs no target (the outputs) and returns 0, unless the loss needs none. */
-static real forward(const real *params, const real *in, const real *tg, real *ws) {
+static void forward_1(const real *params, const real *in, const real *tg, real *ws) {
+  (void)tg;
   const real *x = in;
   const real *W1 = params;
   const real *b1 = params + 64;
@@ -106,9 +112,12 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
     for (int i = 0; i < 3; i++)
       probs[i] = expf(logits[i] - zmax) / zsum;
   }
-  if (!tg)
-    return 0;
+}
+
+static real forward_2(const real *params, const real *in, const real *tg, real *ws) {
+  (void)params, (void)in;
   const real species = tg[0];
+  const real *logits = ws + 16;
   /* loss = cross_entropy(logits, species)   (scalar) */
   real loss;
   {
@@ -125,18 +134,7 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   return loss;
 }
 
-/* The outputs of the example whose forward values are in ws. */
-static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
-  (void)params, (void)in;
-  const real *probs = ws + 19;
-  /* output probs */
-  for (int i = 0; i < 3; i++)
-    out[0 + i] = probs[i];
-}
-
-/* The backward pass, from the forward values in ws: adds the example's
-   gradient to grads. */
-static void backward(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+static void backward_1(const real *params, const real *in, const real *tg, real *ws, real *grads) {
   const real *x = in;
   const real *W2 = params + 80;
   const real species = tg[0];
@@ -180,34 +178,60 @@ static void backward(const real *params, const real *in, const real *tg, real *w
     db2[i] += dlogits[i];
 }
 
+/* The outputs of the example whose forward values are in ws. */
+static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
+  (void)params, (void)in;
+  const real *probs = ws + 19;
+  /* output probs */
+  for (int i = 0; i < 3; i++)
+    out[0 + i] = probs[i];
+}
+
 /* ---- batches ---- */
+
+/* The forward pass of every example, the products over the whole batch
+   between the per-example steps: the values the backward pass and the
+   outputs need go to ws. Returns the sum of the examples' losses; with
+   targets NULL, computes only what needs no target and returns 0. */
+static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
+  real total = 0;
+  for (int b = 0; b < batch; b++)
+    forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
+  if (!targets)
+    return 0;
+  for (int b = 0; b < batch; b++)
+    total += forward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
+  return total;
+}
+
+/* The backward pass from the forward values in ws: adds every example's
+   gradient to grads. */
+static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
+                     real *grads) {
+  for (int b = 0; b < batch; b++)
+    backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+}
 
 real iris_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
                   void *workspace) {
   real *ws = (real *)workspace;
-  real total = 0;
-  for (int b = 0; b < batch; b++) {
-    const real *tg = targets ? targets + (size_t)b * iris_TARGET_SIZE : NULL;
-    total += forward(params, inputs + (size_t)b * iris_INPUT_SIZE, tg, ws);
-    if (outputs)
-      write_outputs(params, inputs + (size_t)b * iris_INPUT_SIZE, ws, outputs + (size_t)b * iris_OUTPUT_SIZE);
-  }
-  return targets && batch > 0 ? total / (real)batch : 0;
+  if (batch <= 0)
+    return 0;
+  real total = forward(params, batch, inputs, targets, ws);
+  if (outputs)
+    for (int b = 0; b < batch; b++)
+      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * iris_OUTPUT_SIZE);
+  return targets ? total / (real)batch : 0;
 }
 
 real iris_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
-  real total = 0;
   memset(grads, 0, sizeof(real) * iris_NUM_PARAMS);
-  for (int b = 0; b < batch; b++) {
-    const real *in = inputs + (size_t)b * iris_INPUT_SIZE;
-    const real *tg = targets + (size_t)b * iris_TARGET_SIZE;
-    total += forward(params, in, tg, ws);
-    backward(params, in, tg, ws, grads);
-  }
   if (batch <= 0)
     return 0;
+  real total = forward(params, batch, inputs, targets, ws);
+  backward(params, batch, inputs, targets, ws, grads);
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < iris_NUM_PARAMS; i++)
       grads[i] /= (real)batch;

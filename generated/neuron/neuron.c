@@ -12,9 +12,13 @@ const neuron_param_info neuron_params[] = {
   {"b", 0, {0, 0, 0, 0}, 1, 1},
 };
 
-/* The workspace of one example, in reals: the forward values the backward
-   pass reads, then the backward pass's own. */
-#define WS_SIZE ((size_t)1)
+/* The workspace: each example of a batch has WS_SIZE reals of its own,
+   the forward values the backward pass reads, then the backward pass's
+   own; example b's start at ws + b * WS_SIZE. After them come the
+   gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
+   example), then the panels the matrix products pack, 64-byte aligned. */
+#define WS_SIZE ((size_t)2)
+#define DIN_SIZE ((size_t)0)
 
 /* ---- elementwise operations that read an operand more than once ---- */
 
@@ -54,44 +58,43 @@ void neuron_init(real *params, uint64_t seed) {
   fill_value(params + 1, 1, 0); /* b */
 }
 
+/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
+static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * neuron_INPUT_SIZE; }
+static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * neuron_TARGET_SIZE : NULL; }
+static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
 size_t neuron_workspace_size(int batch) {
-  (void)batch; /* examples run one after another through the same scratch */
-  return WS_SIZE * sizeof(real);
+  size_t n = batch > 0 ? (size_t)batch : 0;
+  return (n * (WS_SIZE + DIN_SIZE)) * sizeof(real);
 }
 
-/* ---- one example ---- */
+/* ---- one example: the code between two products over the batch ---- */
 
-/* The forward pass: the values the backward pass and the outputs need go
-   to ws. Returns the example's loss; when tg is NULL, computes only what
-   needs no target (the outputs) and returns 0, unless the loss needs none. */
-static real forward(const real *params, const real *in, const real *tg, real *ws) {
+static void forward_1(const real *params, const real *in, const real *tg, real *ws) {
+  (void)tg;
   const real x = in[0];
   const real W = params[0];
   const real b = params[1];
   /* z = W * x + b   (scalar) */
   real z = W * x + b;
-  if (!tg)
-    return 0;
+  ws[0] = z;
+}
+
+static real forward_2(const real *params, const real *in, const real *tg, real *ws) {
+  (void)params, (void)in;
   const real y = tg[0];
+  const real z = ws[0];
   /* t7 = z - y   (scalar) */
   real t7 = z - y;
-  ws[0] = t7;
+  ws[1] = t7;
   /* loss = (z - y)^2   (scalar) */
   real loss = t7 * t7;
   return loss;
 }
 
-/* The outputs of the example whose forward values are in ws. */
-static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
-  (void)params, (void)in, (void)ws, (void)out;
-}
-
-/* The backward pass, from the forward values in ws: adds the example's
-   gradient to grads. */
-static void backward(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+static void backward_1(const real *params, const real *in, const real *tg, real *ws, real *grads) {
   (void)params, (void)tg;
   const real x = in[0];
-  const real t7 = ws[0];
+  const real t7 = ws[1];
   real *dW = grads + 0;
   real *db = grads + 1;
   /* dL/dz = 2 * (z - y)   (scalar) */
@@ -102,34 +105,56 @@ static void backward(const real *params, const real *in, const real *tg, real *w
   db[0] += dz;
 }
 
+/* The outputs of the example whose forward values are in ws. */
+static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
+  (void)params, (void)in, (void)ws, (void)out;
+}
+
 /* ---- batches ---- */
+
+/* The forward pass of every example, the products over the whole batch
+   between the per-example steps: the values the backward pass and the
+   outputs need go to ws. Returns the sum of the examples' losses; with
+   targets NULL, computes only what needs no target and returns 0. */
+static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
+  real total = 0;
+  for (int b = 0; b < batch; b++)
+    forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
+  if (!targets)
+    return 0;
+  for (int b = 0; b < batch; b++)
+    total += forward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
+  return total;
+}
+
+/* The backward pass from the forward values in ws: adds every example's
+   gradient to grads. */
+static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
+                     real *grads) {
+  for (int b = 0; b < batch; b++)
+    backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+}
 
 real neuron_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
                   void *workspace) {
   real *ws = (real *)workspace;
-  real total = 0;
-  for (int b = 0; b < batch; b++) {
-    const real *tg = targets ? targets + (size_t)b * neuron_TARGET_SIZE : NULL;
-    total += forward(params, inputs + (size_t)b * neuron_INPUT_SIZE, tg, ws);
-    if (outputs)
-      write_outputs(params, inputs + (size_t)b * neuron_INPUT_SIZE, ws, outputs + (size_t)b * neuron_OUTPUT_SIZE);
-  }
-  return targets && batch > 0 ? total / (real)batch : 0;
+  if (batch <= 0)
+    return 0;
+  real total = forward(params, batch, inputs, targets, ws);
+  if (outputs)
+    for (int b = 0; b < batch; b++)
+      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * neuron_OUTPUT_SIZE);
+  return targets ? total / (real)batch : 0;
 }
 
 real neuron_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
-  real total = 0;
   memset(grads, 0, sizeof(real) * neuron_NUM_PARAMS);
-  for (int b = 0; b < batch; b++) {
-    const real *in = inputs + (size_t)b * neuron_INPUT_SIZE;
-    const real *tg = targets + (size_t)b * neuron_TARGET_SIZE;
-    total += forward(params, in, tg, ws);
-    backward(params, in, tg, ws, grads);
-  }
   if (batch <= 0)
     return 0;
+  real total = forward(params, batch, inputs, targets, ws);
+  backward(params, batch, inputs, targets, ws, grads);
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < neuron_NUM_PARAMS; i++)
       grads[i] /= (real)batch;

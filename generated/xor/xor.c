@@ -14,9 +14,13 @@ const xor_param_info xor_params[] = {
   {"b2", 0, {0, 0, 0, 0}, 16, 1},
 };
 
-/* The workspace of one example, in reals: the forward values the backward
-   pass reads, then the backward pass's own. */
+/* The workspace: each example of a batch has WS_SIZE reals of its own,
+   the forward values the backward pass reads, then the backward pass's
+   own; example b's start at ws + b * WS_SIZE. After them come the
+   gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
+   example), then the panels the matrix products pack, 64-byte aligned. */
 #define WS_SIZE ((size_t)10)
+#define DIN_SIZE ((size_t)0)
 
 /* ---- elementwise operations that read an operand more than once ---- */
 static inline real nc_sigmoid(real a) { return a >= 0 ? 1 / (1 + expf(-a)) : expf(a) / (1 + expf(a)); }
@@ -59,17 +63,19 @@ void xor_init(real *params, uint64_t seed) {
   fill_value(params + 16, 1, 0); /* b2 */
 }
 
+/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
+static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * xor_INPUT_SIZE; }
+static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * xor_TARGET_SIZE : NULL; }
+static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
 size_t xor_workspace_size(int batch) {
-  (void)batch; /* examples run one after another through the same scratch */
-  return WS_SIZE * sizeof(real);
+  size_t n = batch > 0 ? (size_t)batch : 0;
+  return (n * (WS_SIZE + DIN_SIZE)) * sizeof(real);
 }
 
-/* ---- one example ---- */
+/* ---- one example: the code between two products over the batch ---- */
 
-/* The forward pass: the values the backward pass and the outputs need go
-   to ws. Returns the example's loss; when tg is NULL, computes only what
-   needs no target (the outputs) and returns 0, unless the loss needs none. */
-static real forward(const real *params, const real *in, const real *tg, real *ws) {
+static void forward_1(const real *params, const real *in, const real *tg, real *ws) {
+  (void)tg;
   const real *x = in;
   const real *W1 = params;
   const real *b1 = params + 8;
@@ -94,9 +100,12 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   /* output p = sigmoid(dot(W2, h) + b2)   (scalar) */
   real p = nc_sigmoid(t8 + b2);
   ws[4] = p;
-  if (!tg)
-    return 0;
+}
+
+static real forward_2(const real *params, const real *in, const real *tg, real *ws) {
+  (void)params, (void)in;
   const real y = tg[0];
+  const real p = ws[4];
   /* t13 = p - y   (scalar) */
   real t13 = p - y;
   ws[5] = t13;
@@ -105,17 +114,7 @@ static real forward(const real *params, const real *in, const real *tg, real *ws
   return loss;
 }
 
-/* The outputs of the example whose forward values are in ws. */
-static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
-  (void)params, (void)in;
-  const real p = ws[4];
-  /* output p */
-  out[0] = p;
-}
-
-/* The backward pass, from the forward values in ws: adds the example's
-   gradient to grads. */
-static void backward(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+static void backward_1(const real *params, const real *in, const real *tg, real *ws, real *grads) {
   (void)tg;
   const real *x = in;
   const real *W2 = params + 12;
@@ -148,34 +147,59 @@ static void backward(const real *params, const real *in, const real *tg, real *w
   db2[0] += db2_ex;
 }
 
+/* The outputs of the example whose forward values are in ws. */
+static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
+  (void)params, (void)in;
+  const real p = ws[4];
+  /* output p */
+  out[0] = p;
+}
+
 /* ---- batches ---- */
+
+/* The forward pass of every example, the products over the whole batch
+   between the per-example steps: the values the backward pass and the
+   outputs need go to ws. Returns the sum of the examples' losses; with
+   targets NULL, computes only what needs no target and returns 0. */
+static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
+  real total = 0;
+  for (int b = 0; b < batch; b++)
+    forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
+  if (!targets)
+    return 0;
+  for (int b = 0; b < batch; b++)
+    total += forward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
+  return total;
+}
+
+/* The backward pass from the forward values in ws: adds every example's
+   gradient to grads. */
+static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
+                     real *grads) {
+  for (int b = 0; b < batch; b++)
+    backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+}
 
 real xor_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
                   void *workspace) {
   real *ws = (real *)workspace;
-  real total = 0;
-  for (int b = 0; b < batch; b++) {
-    const real *tg = targets ? targets + (size_t)b * xor_TARGET_SIZE : NULL;
-    total += forward(params, inputs + (size_t)b * xor_INPUT_SIZE, tg, ws);
-    if (outputs)
-      write_outputs(params, inputs + (size_t)b * xor_INPUT_SIZE, ws, outputs + (size_t)b * xor_OUTPUT_SIZE);
-  }
-  return targets && batch > 0 ? total / (real)batch : 0;
+  if (batch <= 0)
+    return 0;
+  real total = forward(params, batch, inputs, targets, ws);
+  if (outputs)
+    for (int b = 0; b < batch; b++)
+      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * xor_OUTPUT_SIZE);
+  return targets ? total / (real)batch : 0;
 }
 
 real xor_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
-  real total = 0;
   memset(grads, 0, sizeof(real) * xor_NUM_PARAMS);
-  for (int b = 0; b < batch; b++) {
-    const real *in = inputs + (size_t)b * xor_INPUT_SIZE;
-    const real *tg = targets + (size_t)b * xor_TARGET_SIZE;
-    total += forward(params, in, tg, ws);
-    backward(params, in, tg, ws, grads);
-  }
   if (batch <= 0)
     return 0;
+  real total = forward(params, batch, inputs, targets, ws);
+  backward(params, batch, inputs, targets, ws, grads);
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < xor_NUM_PARAMS; i++)
       grads[i] /= (real)batch;

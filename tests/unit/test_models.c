@@ -7,6 +7,7 @@
 
 #include "bce_edge.h"
 #include "classifier.h"
+#include "layers.h"
 #include "neuron.h"
 #include "sigmoid_neuron.h"
 
@@ -103,8 +104,11 @@ static void classifier_sizes(void **state) {
   assert_string_equal(classifier_params[1].name, "b");
   assert_int_equal(classifier_params[1].offset, 12);
   assert_int_equal(classifier_params[1].size, 4);
-  /* Examples run one at a time through the same scratch. */
-  assert_int_equal(classifier_workspace_size(1), classifier_workspace_size(1000));
+  /* Each example of a batch has a workspace of its own; this model's
+     product is too small for gemm(), so there are no panels to add. */
+  assert_true(classifier_workspace_size(1) > 0);
+  assert_int_equal(classifier_workspace_size(1000), 1000 * classifier_workspace_size(1));
+  assert_int_equal(classifier_workspace_size(0), 0);
 }
 
 /* Same seed, same params; another seed, others; each initializer's values. */
@@ -220,6 +224,47 @@ static void classifier_grad_is_pure(void **state) {
   assert_close(g1[12] + g1[13] + g1[14] + g1[15], 0, 1e-12);
 }
 
+/* ---- products over the batch: gemm() against the examples one by one ---- */
+
+/* A batch of 13 runs gemm()'s blocked path (6 rows a panel); a batch of
+   one, its row path. The batch's mean loss, gradients and input gradients
+   must be the mean of the examples', and its outputs theirs. */
+static void layers_batch_is_mean_of_examples(void **state) {
+  (void)state;
+  enum { B = 13, IN = layers_INPUT_SIZE, NP = layers_NUM_PARAMS, OUT = layers_OUTPUT_SIZE };
+  static double params[NP], x[B * IN], labels[B], grads[NP], din[B * IN], out[B * OUT];
+  static double mean[NP], one[NP], one_din[IN], one_out[OUT];
+  void *ws = malloc(layers_workspace_size(B)), *ws1 = malloc(layers_workspace_size(1));
+  assert_true(ws && ws1);
+  layers_init(params, 2);
+  for (int i = 0; i < B * IN; i++)
+    x[i] = sin(0.7 * i) + 0.1;
+  for (int b = 0; b < B; b++)
+    labels[b] = b % 10;
+  double loss = layers_grad_inputs(params, B, x, labels, grads, din, ws);
+  double forward_loss = layers_forward(params, B, x, labels, out, ws);
+  assert_close(forward_loss, loss, 1e-12);
+  double mean_loss = 0;
+  for (int b = 0; b < B; b++) {
+    mean_loss += layers_grad_inputs(params, 1, x + b * IN, labels + b, one, one_din, ws1) / B;
+    for (int i = 0; i < NP; i++)
+      mean[i] += one[i] / B;
+    for (int j = 0; j < IN; j++)
+      assert_close(din[b * IN + j], one_din[j] / B, 1e-13);
+    layers_forward(params, 1, x + b * IN, NULL, one_out, ws1);
+    for (int j = 0; j < OUT; j++)
+      assert_close(out[b * OUT + j], one_out[j], 1e-13);
+  }
+  assert_close(loss, mean_loss, 1e-12);
+  double norm = 0;
+  for (int i = 0; i < NP; i++) {
+    assert_close(grads[i], mean[i], 1e-13);
+    norm += grads[i] * grads[i];
+  }
+  assert_true(norm > 1e-6); /* not a test of zeros */
+  free(ws), free(ws1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(neuron_worked_example),   cmocka_unit_test(neuron_input_gradient),
@@ -227,7 +272,7 @@ int main(void) {
       cmocka_unit_test(classifier_sizes),        cmocka_unit_test(classifier_init_seeded),
       cmocka_unit_test(classifier_forward_outputs),      cmocka_unit_test(classifier_bad_class),
       cmocka_unit_test(classifier_grad_is_pure), cmocka_unit_test(classifier_fractional_class),
-      cmocka_unit_test(bce_at_the_edges),
+      cmocka_unit_test(bce_at_the_edges),        cmocka_unit_test(layers_batch_is_mean_of_examples),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

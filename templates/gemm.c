@@ -1,0 +1,198 @@
+/* ---- matrix products over the batch: a BLIS-style GEMM ----
+
+   C[i][j] (+)= sum_p A(i, p) B(p, j), with A(i, p) = a[i * rsa + p * csa]
+   and B(p, j) = b[p * rsb + j * csb]: the strides say which operand is
+   transposed, so one routine serves Y = X W^T, dX = dY W and dW += dY^T X.
+   Blocks of A (MC x KC) and B (KC x NC) are copied into panels of MR rows
+   and NR columns, in the order the micro-kernel reads them; the kernel
+   keeps an MR x NR block of C in registers across KC steps. Each element
+   of C sums its terms in the order of p, in blocks of KC, so a build gives
+   the same results on every run and for every batch size of six or more. */
+
+#if NC_DOUBLE
+enum { GEMM_MR = 6, GEMM_NR = 8 };
+#else
+enum { GEMM_MR = 6, GEMM_NR = 16 };
+#endif
+enum { GEMM_MC = 144, GEMM_KC = 256, GEMM_NC = 4080 };
+
+static size_t gemm_round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+static size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Reals of scratch gemm needs for an M x N x K product. */
+static size_t gemm_pack_size(size_t m, size_t n, size_t k) {
+  size_t kc = gemm_min(k, GEMM_KC);
+  return gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * kc + kc * gemm_round_up(gemm_min(n, GEMM_NC), GEMM_NR);
+}
+
+/* A(i0.., p0..) for MC x KC into panels of MR rows: panel r holds
+   A(i0 + r * MR + i, p0 + p) at [p * MR + i]; rows past M are zero. */
+static void gemm_pack_a(size_t mc, size_t kc, const real *a, size_t rsa, size_t csa, real *pack) {
+  for (size_t r = 0; r < mc; r += GEMM_MR) {
+    size_t rows = gemm_min(GEMM_MR, mc - r);
+    for (size_t p = 0; p < kc; p++) {
+      for (size_t i = 0; i < rows; i++)
+        pack[p * GEMM_MR + i] = a[(r + i) * rsa + p * csa];
+      for (size_t i = rows; i < GEMM_MR; i++)
+        pack[p * GEMM_MR + i] = 0;
+    }
+    pack += GEMM_MR * kc;
+  }
+}
+
+/* B(p0.., j0..) for KC x NC into panels of NR columns: panel q holds
+   B(p0 + p, j0 + q * NR + j) at [p * NR + j]; columns past N are zero. */
+static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t csb, real *pack) {
+  for (size_t q = 0; q < nc; q += GEMM_NR) {
+    size_t cols = gemm_min(GEMM_NR, nc - q);
+    if (csb == 1 || rsb != 1) {
+      for (size_t p = 0; p < kc; p++) {
+        for (size_t j = 0; j < cols; j++)
+          pack[p * GEMM_NR + j] = b[p * rsb + (q + j) * csb];
+        for (size_t j = cols; j < GEMM_NR; j++)
+          pack[p * GEMM_NR + j] = 0;
+      }
+    } else { /* B^T stored row-major: read along its rows */
+      for (size_t j = 0; j < GEMM_NR; j++)
+        for (size_t p = 0; p < kc; p++)
+          pack[p * GEMM_NR + j] = j < cols ? b[p + (q + j) * csb] : 0;
+    }
+    pack += GEMM_NR * kc;
+  }
+}
+
+/* The MR x NR block of C at c (rows x cols of it inside C): the KC-long
+   product of one panel of A and one of B, stored or added. */
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#if NC_DOUBLE
+#define GEMM_VEC __m256d
+#define GEMM_LOAD _mm256_loadu_pd
+#define GEMM_STORE _mm256_storeu_pd
+#define GEMM_ADD _mm256_add_pd
+#define GEMM_FMA _mm256_fmadd_pd
+#define GEMM_ZERO _mm256_setzero_pd
+#define GEMM_SPLAT _mm256_broadcast_sd
+enum { GEMM_W = 4 };
+#else
+#define GEMM_VEC __m256
+#define GEMM_LOAD _mm256_loadu_ps
+#define GEMM_STORE _mm256_storeu_ps
+#define GEMM_ADD _mm256_add_ps
+#define GEMM_FMA _mm256_fmadd_ps
+#define GEMM_ZERO _mm256_setzero_ps
+#define GEMM_SPLAT _mm256_broadcast_ss
+enum { GEMM_W = 8 };
+#endif
+/* Twelve accumulators in named variables: an array of them would live in
+   memory under some compilers. Row R of the block is cR0 and cR1. */
+#define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define GEMM_DECLARE(R) GEMM_VEC c##R##0 = GEMM_ZERO(), c##R##1 = GEMM_ZERO();
+#define GEMM_STEP(R)                                                                                                  \
+  {                                                                                                                   \
+    GEMM_VEC ar = GEMM_SPLAT(a + R);                                                                                  \
+    c##R##0 = GEMM_FMA(ar, b0, c##R##0);                                                                              \
+    c##R##1 = GEMM_FMA(ar, b1, c##R##1);                                                                              \
+  }
+#define GEMM_PUT(R)                                                                                                   \
+  GEMM_STORE(out + R * ld, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld), c##R##0) : c##R##0);                          \
+  GEMM_STORE(out + R * ld + GEMM_W, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld + GEMM_W), c##R##1) : c##R##1);
+
+static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
+                        int add) {
+  GEMM_ROWS(GEMM_DECLARE)
+  for (size_t p = 0; p < kc; p++) {
+    GEMM_VEC b0 = GEMM_LOAD(b), b1 = GEMM_LOAD(b + GEMM_W);
+    GEMM_ROWS(GEMM_STEP)
+    a += GEMM_MR;
+    b += GEMM_NR;
+  }
+  real tile[GEMM_MR * GEMM_NR];
+  int whole = rows == GEMM_MR && cols == GEMM_NR;
+  real *out = whole ? c : tile; /* a block at C's edge goes through a tile */
+  size_t ld = whole ? ldc : GEMM_NR;
+  int add_here = whole && add;
+  GEMM_ROWS(GEMM_PUT)
+  for (size_t i = 0; !whole && i < rows; i++)
+    for (size_t j = 0; j < cols; j++)
+      c[i * ldc + j] = add ? c[i * ldc + j] + tile[i * GEMM_NR + j] : tile[i * GEMM_NR + j];
+}
+#else
+/* Portable: the same sums in the same order, as plain loops. */
+static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
+                        int add) {
+  real acc[GEMM_MR][GEMM_NR];
+  memset(acc, 0, sizeof acc);
+  for (size_t p = 0; p < kc; p++, a += GEMM_MR, b += GEMM_NR)
+    for (int i = 0; i < GEMM_MR; i++)
+      for (int j = 0; j < GEMM_NR; j++)
+        acc[i][j] += a[i] * b[j];
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < cols; j++)
+      c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+#endif
+
+/* Fewer rows than a panel holds (a batch of one or two): each row of C
+   straight from its operands, along whichever of B's strides is 1. */
+static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
+                      size_t csb, real *c, size_t ldc, int add) {
+  for (size_t i = 0; i < m; i++) {
+    real *ci = c + i * ldc;
+    const real *ai = a + i * rsa;
+    if (rsb == 1 && csb != 1) { /* B's columns are contiguous: dot products */
+      for (size_t j = 0; j < n; j++) {
+        const real *bj = b + j * csb;
+        real part[8] = {0};
+        size_t p = 0;
+        for (; p + 8 <= k; p += 8)
+          for (int u = 0; u < 8; u++)
+            part[u] += ai[(p + u) * csa] * bj[p + u];
+        real acc = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+        for (; p < k; p++)
+          acc += ai[p * csa] * bj[p];
+        ci[j] = add ? ci[j] + acc : acc;
+      }
+    } else { /* B's rows are contiguous: a row of C at a time */
+      if (!add)
+        for (size_t j = 0; j < n; j++)
+          ci[j] = 0;
+      for (size_t p = 0; p < k; p++) {
+        const real aip = ai[p * csa], *bp = b + p * rsb;
+        for (size_t j = 0; j < n; j++)
+          ci[j] += aip * bp[j * csb];
+      }
+    }
+  }
+}
+
+/* PACK holds gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
+static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
+                 size_t csb, real *c, size_t ldc, int add, real *pack) {
+  if (m < GEMM_MR) {
+    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add);
+    return;
+  }
+  if (k == 0) {
+    for (size_t i = 0; i < m && !add; i++)
+      for (size_t j = 0; j < n; j++)
+        c[i * ldc + j] = 0;
+    return;
+  }
+  real *pack_b = pack + gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * gemm_min(k, GEMM_KC);
+  for (size_t jc = 0; jc < n; jc += GEMM_NC) {
+    size_t nc = gemm_min(GEMM_NC, n - jc);
+    for (size_t pc = 0; pc < k; pc += GEMM_KC) {
+      size_t kc = gemm_min(GEMM_KC, k - pc);
+      gemm_pack_b(kc, nc, b + pc * rsb + jc * csb, rsb, csb, pack_b);
+      for (size_t ic = 0; ic < m; ic += GEMM_MC) {
+        size_t mc = gemm_min(GEMM_MC, m - ic);
+        gemm_pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pack);
+        for (size_t jr = 0; jr < nc; jr += GEMM_NR)
+          for (size_t ir = 0; ir < mc; ir += GEMM_MR)
+            gemm_kernel(kc, pack + ir * kc, pack_b + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
+                        gemm_min(GEMM_MR, mc - ir), gemm_min(GEMM_NR, nc - jr), add || pc > 0);
+      }
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/* test_gemm.c: the matrix product generated code uses (templates/gemm.c),
+   against the textbook triple loop in double. Every stride pattern the
+   emitter passes (X W^T, dY W, dY^T X, and plain), sizes on both sides of
+   the panel and block edges, storing and adding. The Makefile builds it
+   twice: as it is, for the portable kernel, and as test_gemm_avx2 with
+   AVX2 and FMA, for the vector kernel. */
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include <cmocka.h>
+
+#define NC_DOUBLE 0
+typedef float real;
+#include "../../templates/gemm.c"
+
+static uint64_t seed = 1;
+static real random_real(void) {
+  seed = seed * 6364136223846793005u + 1442695040888963407u;
+  return (real)((double)(seed >> 40) / (double)(1u << 24) * 2 - 1);
+}
+
+typedef struct {
+  bool trans_a, trans_b;
+} Layout;
+
+/* One product C (m x n, ldc = n + 3 to test the stride) against double
+   sums; the error allowed grows with k, as float rounding does. */
+static void check_product(size_t m, size_t n, size_t k, Layout l, int add) {
+  size_t lda = (l.trans_a ? m : k) + 1, ldb = (l.trans_b ? k : n) + 2, ldc = n + 3;
+  size_t rows_a = l.trans_a ? k : m, rows_b = l.trans_b ? n : k;
+  real *a = malloc(sizeof(real) * (rows_a * lda + 1)), *b = malloc(sizeof(real) * (rows_b * ldb + 1));
+  real *c = malloc(sizeof(real) * (m * ldc + 1)), *before = malloc(sizeof(real) * (m * ldc + 1));
+  real *pack = malloc(sizeof(real) * gemm_pack_size(m, n, k));
+  assert_true(a && b && c && before && pack);
+  for (size_t i = 0; i < rows_a * lda; i++)
+    a[i] = random_real();
+  for (size_t i = 0; i < rows_b * ldb; i++)
+    b[i] = random_real();
+  for (size_t i = 0; i < m * ldc; i++)
+    c[i] = before[i] = random_real();
+  size_t rsa = l.trans_a ? 1 : lda, csa = l.trans_a ? lda : 1;
+  size_t rsb = l.trans_b ? 1 : ldb, csb = l.trans_b ? ldb : 1;
+  gemm(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, pack);
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < ldc; j++) {
+      if (j >= n) { /* the gap between rows is not C's */
+        assert_true(c[i * ldc + j] == before[i * ldc + j]);
+        continue;
+      }
+      double want = add ? before[i * ldc + j] : 0, scale = fabs(want);
+      for (size_t p = 0; p < k; p++) {
+        double term = (double)a[i * rsa + p * csa] * (double)b[p * rsb + j * csb];
+        want += term;
+        scale += fabs(term);
+      }
+      double got = c[i * ldc + j];
+      if (fabs(got - want) > 4e-7 * (scale + 1) * sqrt((double)k + 1))
+        fail_msg("%zux%zux%zu trans_a %d trans_b %d add %d: C[%zu][%zu] = %.9g, want %.9g", m, n, k, l.trans_a,
+                 l.trans_b, add, i, j, got, want);
+    }
+  free(a), free(b), free(c), free(before), free(pack);
+}
+
+static const Layout layouts[] = {{false, false}, {false, true}, {true, false}, {true, true}};
+
+/* Small sizes, each edge of a 6 x 16 panel and of the blocks below them. */
+static void small_sizes(void **state) {
+  (void)state;
+  static const size_t sizes[] = {1, 2, 5, 6, 7, 12, 15, 16, 17, 33};
+  for (size_t l = 0; l < 4; l++)
+    for (size_t im = 0; im < sizeof sizes / sizeof *sizes; im++)
+      for (size_t in = 0; in < sizeof sizes / sizeof *sizes; in++)
+        for (size_t k = 1; k <= 17; k += 8)
+          for (int add = 0; add < 2; add++)
+            check_product(sizes[im], sizes[in], k, layouts[l], add);
+}
+
+/* Past MC = 144 rows and KC = 256 steps: several blocks, summed into C. */
+static void blocked_sizes(void **state) {
+  (void)state;
+  for (size_t l = 0; l < 4; l++)
+    for (int add = 0; add < 2; add++) {
+      check_product(150, 40, 300, layouts[l], add);
+      check_product(7, 100, 513, layouts[l], add);
+      check_product(145, 17, 257, layouts[l], add);
+    }
+}
+
+/* Past NC = 4080 columns. */
+static void wide_product(void **state) {
+  (void)state;
+  check_product(8, 4100, 3, layouts[0], 0);
+  check_product(8, 4100, 3, layouts[3], 1);
+}
+
+/* k = 0 is an empty sum: C becomes 0, or stays as it was. */
+static void empty_sum(void **state) {
+  (void)state;
+  check_product(7, 5, 0, layouts[0], 0);
+  check_product(7, 5, 0, layouts[1], 1);
+  check_product(2, 5, 0, layouts[2], 0);
+}
+
+/* The packed panels hold what gemm_pack_size says, no more. */
+static void pack_size_is_enough(void **state) {
+  (void)state;
+  assert_int_equal(gemm_pack_size(1, 1, 1), GEMM_MR * 1 + 1 * GEMM_NR);
+  assert_int_equal(gemm_pack_size(1000, 10000, 1000), GEMM_MC * GEMM_KC + GEMM_KC * GEMM_NC);
+  assert_int_equal(gemm_pack_size(7, 17, 3), 12 * 3 + 3 * 32);
+}
+
+int main(void) {
+#if defined(__AVX2__) && defined(__FMA__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    printf("test_gemm_avx2: this processor has no AVX2 and FMA; nothing to test\n");
+    return 0;
+  }
+  printf("gemm: the AVX2 and FMA kernel\n");
+#else
+  printf("gemm: the portable kernel\n");
+#endif
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(small_sizes), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
+      cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
