@@ -342,7 +342,7 @@ static void mark_varying(Emit *E) {
 
 /* Products with fewer elements in their matrix stay in the per-example
    loops: below this, packing costs more than it saves. */
-enum { GEMM_MIN_ELEMENTS = 1024 };
+enum { GEMM_MIN_ELEMENTS = 256 };
 
 /* A vector that has a row per example where gemm() can read it: an
    input, a target, or a value kept in the workspace. */
