@@ -32,7 +32,8 @@ all: $(BUILD)/netc
 # ---- tools: a fresh Debian machine needs nothing but make ----
 
 MISSING := $(if $(shell command -v flex),,flex) $(if $(shell command -v bison),,bison) \
-           $(if $(wildcard /usr/include/cmocka.h),,libcmocka-dev)
+           $(if $(wildcard /usr/include/cmocka.h),,libcmocka-dev) \
+           $(if $(wildcard /usr/include/x86_64-linux-gnu/cblas.h /usr/include/cblas.h /usr/include/*/cblas.h),,libopenblas-dev)
 MISSING := $(strip $(MISSING))
 
 $(BUILD)/.deps:
@@ -113,11 +114,25 @@ $(BUILD)/gen/%.h: $(BUILD)/gen/%.c
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra -pedantic -Werror -c -o $@ $<
 
+# The layers model again, split over two threads and through CBLAS:
+# test_models compares both with the plain build.
+$(BUILD)/gen/layers_threads.c: tests/models/layers.net $(BUILD)/netc
+	@mkdir -p $(BUILD)/gen
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --threads 2 --prefix layers_threads
+$(BUILD)/gen/layers_blas.c: tests/models/layers.net $(BUILD)/netc
+	@mkdir -p $(BUILD)/gen
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --blas --prefix layers_blas
+TEST_MODELS += $(BUILD)/gen/layers_threads.o $(BUILD)/gen/layers_blas.o
+$(BUILD)/gen/layers_threads.o: CFLAGS += -fopenmp
+$(BUILD)/tests/test_models: LDFLAGS += -fopenmp
+$(BUILD)/tests/test_models: LDLIBS += -lopenblas
+
 # The vector kernel of gemm() too, where the compiler and processor have it:
 # test_gemm_avx2 tests it directly, the layers model through generated code.
 ifeq ($(shell uname -m),x86_64)
-$(BUILD)/tests/test_gemm_avx2.o: CFLAGS += -mavx2 -mfma
-$(BUILD)/gen/layers.o: CFLAGS += -march=native
+$(BUILD)/tests/test_gemm_avx2.o: CFLAGS += -mavx2 -mfma -fopenmp
+$(BUILD)/tests/test_gemm_avx2: LDFLAGS += -fopenmp
+$(BUILD)/gen/layers.o $(BUILD)/gen/layers_threads.o: CFLAGS += -march=native
 endif
 
 $(BUILD)/tests/test_models.o: $(TEST_MODELS:.o=.h)

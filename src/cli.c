@@ -36,6 +36,9 @@ static const char usage[] =
     "  --double              compile, trainer: double instead of float\n"
     "  --input-grads         compile, grad, trainer: also the gradients of the inputs\n"
     "  --stats               compile, trainer: print lines, temporaries and workspace bytes\n"
+    "  --threads N           compile, trainer: split batches and products over N threads\n"
+    "                        (OpenMP: build with -fopenmp; trainers do)\n"
+    "  --blas                compile, trainer: large products through CBLAS (-lopenblas)\n"
     "  --tol T               gradcheck: the largest relative error allowed (1e-6)\n"
     "  --samples K           gradcheck: scalars checked per large tensor (20)\n"
     "  --seed S              gradcheck: the random point's seed (1)\n"
@@ -48,7 +51,8 @@ static const char usage[] =
 
 typedef struct {
   const char *path, *outdir, *prefix;
-  bool dbl, input_grads, stats;
+  bool dbl, input_grads, stats, blas;
+  int threads;
   GradcheckOptions gc;
 } Options;
 
@@ -109,6 +113,8 @@ static EmitOptions emit_options(const Options *o, const Run *r) {
       .prefix = o->prefix ? o->prefix : r->program->name,
       .dbl = o->dbl,
       .input_grads = o->input_grads,
+      .threads = o->threads,
+      .blas = o->blas,
       .source_name = emit_source_name(r->arena, o->path),
       .source_text = r->diag->text,
       .source_len = r->diag->len,
@@ -161,9 +167,9 @@ static const Command commands[] = {
     {"check", run_check, ""},
     {"ast", run_ast, ""},
     {"grad", run_grad, "--input-grads"},
-    {"compile", run_compile, "-o --prefix --double --input-grads --stats"},
+    {"compile", run_compile, "-o --prefix --double --input-grads --stats --threads --blas"},
     {"gradcheck", run_gradcheck, "--tol --samples --seed"},
-    {"trainer", run_trainer, "-o --prefix --double --input-grads --stats"},
+    {"trainer", run_trainer, "-o --prefix --double --input-grads --stats --threads --blas"},
 };
 
 static bool takes(const Command *c, const char *opt) {
@@ -203,6 +209,8 @@ static int parse_args(int argc, char **argv, const Command *c, Options *o, FILE 
       o->input_grads = true;
     else if (strcmp(arg, "--stats") == 0)
       o->stats = true;
+    else if (strcmp(arg, "--blas") == 0)
+      o->blas = true;
     else {
       if (i + 1 >= argc)
         return usage_error(err, "'%s' needs a value", arg);
@@ -216,6 +224,10 @@ static int parse_args(int argc, char **argv, const Command *c, Options *o, FILE 
         o->prefix = val;
       } else if (!parse_number(val, &v)) {
         return usage_error(err, "'%s' needs a number, got '%s'", arg, val);
+      } else if (strcmp(arg, "--threads") == 0) {
+        if (!(v >= 1 && v <= 256 && v == (int)v))
+          return usage_error(err, "'--threads' must be an integer from 1 to 256, got '%s'", val);
+        o->threads = (int)v;
       } else if (strcmp(arg, "--tol") == 0) {
         if (!(v > 0))
           return usage_error(err, "'--tol' must be positive, got '%s'", val);
@@ -257,7 +269,7 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err) {
       command = &commands[i];
   if (!command)
     return usage_error(err, "unknown command '%s'", argv[1]);
-  Options o = {.gc = {.tol = 1e-6, .samples = 20, .seed = 1}};
+  Options o = {.threads = 1, .gc = {.tol = 1e-6, .samples = 20, .seed = 1}};
   int status = parse_args(argc, argv, command, &o, err);
   if (status)
     return status;

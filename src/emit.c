@@ -59,6 +59,7 @@ typedef struct {
   int nsegs;
   Phase *seg_phase;  /* per segment */
   int final_fwd, final_bwd; /* the segments that return the loss and add the last gradients */
+  bool *seg_adds;   /* per segment: adds into grads, so examples must take turns */
   bool any_gemm;
   const char **cname;
   const char **grad_name; /* per node (leaves in wrt): the name of its gradient pointer */
@@ -82,6 +83,7 @@ static bool is_leaf(const Emit *E, int id) { return node(E, id)->op >= OP_COUNT;
 static bool is_scalar(const Emit *E, int id) { return node(E, id)->shape.rank == 0; }
 static long size_of(const Emit *E, int id) { return shape_size(node(E, id)->shape); }
 static const char *real_name(const Emit *E) { return E->o->dbl ? "double" : "float"; }
+static int threads(const Emit *E) { return E->o->threads > 1 ? E->o->threads : 1; }
 
 /* ---- writing, indented ---- */
 
@@ -459,6 +461,7 @@ static void assign_segments(Emit *E) {
     }
   }
   E->nsegs = cur + 1;
+  E->seg_adds = arena_array(E->a, bool, E->nsegs);
 }
 
 /* The segment whose code reads a value where node USER computes it: an
@@ -1381,6 +1384,9 @@ static char *segment_function(Emit *E, int k) {
   if (k == E->final_bwd)
     add_last_gradients(E);
   fclose(E->out);
+  for (int w = 0; w < E->bw->nwrt; w++)
+    if (E->grad_used[E->bw->wrt[w]] && node(E, E->bw->wrt[w])->op == LEAF_PARAM)
+      E->seg_adds[k] = true;
 
   char *text;
   size_t text_size;
@@ -1510,6 +1516,10 @@ static void write_gemm(Emit *E, int id) {
 
 /* for (int b = 0; b < batch; b++) forward_2(...): segment K for every example. */
 static void call_segment(Emit *E, int k) {
+  /* Examples are independent but for the sums they add to: the loss and
+     the params' gradients, which they add one after another, in order. */
+  if (threads(E) > 1 && k != E->final_fwd && !E->seg_adds[k])
+    fprintf(E->out, "#ifdef _OPENMP\n#pragma omp parallel for num_threads(%d) schedule(static)\n#endif\n", threads(E));
   emitf(E, "for (int b = 0; b < batch; b++)\n");
   E->indent++;
   const char *args = "params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b)";
@@ -1571,7 +1581,7 @@ static char *pack_block(Emit *E) {
         "  uintptr_t at = (uintptr_t)(ws + (size_t)batch * (WS_SIZE + DIN_SIZE));\n"
         "  return (real *)((at + 63) & ~(uintptr_t)63);\n"
         "}\n\n"
-        "/* Reals of panels for a batch of BATCH: what the largest product needs. */\n"
+        "/* Reals of scratch for a batch of BATCH: what the largest product needs. */\n"
         "static size_t pack_size(size_t batch) {\n"
         "  size_t size = 0;\n",
         out);
@@ -1581,8 +1591,7 @@ static char *pack_block(Emit *E) {
     GemmCall c = gemm_call(E, id, E->is_fused[id] ? fused_root(E, id) : id);
     const char *m = strcmp(c.m, "(size_t)batch") == 0 ? "batch" : c.m;
     const char *k = strcmp(c.k, "(size_t)batch") == 0 ? "batch" : c.k;
-    fprintf(out, "  if (gemm_pack_size(%s, %s, %s) > size)\n    size = gemm_pack_size(%s, %s, %s);\n", m, c.n, k, m,
-            c.n, k);
+    fprintf(out, "  if (gemm_scratch(%s, %s, %s) > size)\n    size = gemm_scratch(%s, %s, %s);\n", m, c.n, k, m, c.n, k);
   }
   fputs("  return size;\n}\n", out);
   fclose(out);
@@ -1762,7 +1771,8 @@ static char *gemm_block(Emit *E) {
   size_t size;
   FILE *out = open_memstream(&text, &size);
   if (E->any_gemm) {
-    fprintf(out, "#define NC_DOUBLE %d\n", E->o->dbl ? 1 : 0);
+    fprintf(out, "#define NC_DOUBLE %d\n#define NC_THREADS %d\n#define NC_BLAS %d\n", E->o->dbl ? 1 : 0, threads(E),
+            E->o->blas ? 1 : 0);
     emit_template("gemm.c", NULL, 0, out);
     fputs("\n", out);
   }
@@ -1897,7 +1907,11 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   int din = o->input_grads ? (int)program_size(p, SYM_INPUT) : 0;
   char hash[32], flags[128];
   snprintf(hash, sizeof hash, "%016llx", (unsigned long long)emit_hash(EMIT_HASH_START, o->source_text, (size_t)o->source_len));
-  snprintf(flags, sizeof flags, "--prefix %s%s%s", P, o->dbl ? " --double" : "", o->input_grads ? " --input-grads" : "");
+  char threads_flag[32] = "";
+  if (threads(&E) > 1)
+    snprintf(threads_flag, sizeof threads_flag, " --threads %d", threads(&E));
+  snprintf(flags, sizeof flags, "--prefix %s%s%s%s%s", P, o->dbl ? " --double" : "", o->input_grads ? " --input-grads" : "",
+           threads_flag, o->blas ? " --blas" : "");
   char *guard = arena_printf(&arena, "%s_H", P);
   for (char *q = guard; *q; q++)
     if (*q >= 'a' && *q <= 'z')

@@ -10,6 +10,8 @@ typedef struct {
   const char *prefix;      /* of every public name: P_forward, P_real */
   bool dbl;                /* double instead of float */
   bool input_grads;        /* also P_grad_inputs */
+  int threads;             /* OpenMP threads for batches and products; 1: none */
+  bool blas;               /* products over the batch through CBLAS */
   const char *source_name; /* the .net file, as named in the header comment */
   const char *source_text; /* for the hash and the statements quoted in comments */
   int source_len;

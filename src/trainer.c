@@ -126,6 +126,12 @@ bool trainer_write(const Graph *g, const Backward *bw, const EmitOptions *o, con
       {"CLASS_OUTPUT", arena_printf(&a, "%ld", nclass ? output_of_size(p, nclass) : -1L)},
       {"VALUE_OUTPUT", arena_printf(&a, "%ld", nclass ? -1L : output_of_size(p, program_size(p, SYM_TARGET)))},
       {"FLAGS", o->dbl ? "--double" : ""},
+      {"NEEDS", o->blas && o->threads > 1 ? ", OpenMP and CBLAS (-lopenblas)"
+                : o->blas                  ? " and CBLAS (-lopenblas)"
+                : o->threads > 1           ? " and OpenMP"
+                                           : ", nothing else"},
+      {"BUILD_FLAGS", o->threads > 1 ? " -fopenmp" : ""},
+      {"LIBS", o->blas ? " -lopenblas" : ""},
   };
   int nslots = (int)(sizeof slots / sizeof slots[0]);
   char *train_name = arena_printf(&a, "%s_train.c", o->prefix);

@@ -64,6 +64,8 @@ void digits_init(real *params, uint64_t seed) {
 }
 
 #define NC_DOUBLE 0
+#define NC_THREADS 1
+#define NC_BLAS 0
 /* ---- matrix products over the batch: a BLIS-style GEMM ----
 
    C[i][j] (+)= sum_p A(i, p) B(p, j), with A(i, p) = a[i * rsa + p * csa]
@@ -85,10 +87,18 @@ enum { GEMM_MC = 144, GEMM_KC = 256, GEMM_NC = 4080 };
 static size_t gemm_round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 static size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Reals of scratch gemm needs for an M x N x K product. */
+/* Reals of panels one thread packs for an M x N x K product: whole
+   cache lines, so each thread's panels start 64-byte aligned. */
 static size_t gemm_pack_size(size_t m, size_t n, size_t k) {
   size_t kc = gemm_min(k, GEMM_KC);
-  return gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * kc + kc * gemm_round_up(gemm_min(n, GEMM_NC), GEMM_NR);
+  return gemm_round_up(
+      gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * kc + kc * gemm_round_up(gemm_min(n, GEMM_NC), GEMM_NR), 16);
+}
+
+/* Reals of scratch gemm() needs for an M x N x K product: panels for
+   each of its NC_THREADS threads, none with CBLAS. */
+static size_t gemm_scratch(size_t m, size_t n, size_t k) {
+  return NC_BLAS ? 0 : NC_THREADS * gemm_pack_size(m, n, k);
 }
 
 /* A(i0.., p0..) for MC x KC into panels of MR rows: panel r holds
@@ -281,9 +291,10 @@ static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, s
   }
 }
 
-/* PACK holds gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
-static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                 size_t csb, real *c, size_t ldc, int add, real *pack) {
+/* One thread's product: blocks of C, each from packed panels. PACK holds
+   gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
+static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
+                        size_t rsb, size_t csb, real *c, size_t ldc, int add, real *pack) {
   if (m < GEMM_MR || k < 4) {
     gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add);
     return;
@@ -306,6 +317,52 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
   }
 }
 
+#if NC_BLAS
+#include <cblas.h>
+static size_t gemm_max(size_t a, size_t b) { return a > b ? a : b; }
+
+/* The same product by the system's CBLAS: each operand has one stride of
+   1, the other its leading dimension, transposed when its rows are the 1. */
+static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
+                 size_t csb, real *c, size_t ldc, int add, real *pack) {
+  (void)pack, (void)gemm_serial, (void)gemm_scratch;
+  if (m == 0 || n == 0)
+    return;
+  CBLAS_TRANSPOSE ta = csa == 1 ? CblasNoTrans : CblasTrans, tb = csb == 1 ? CblasNoTrans : CblasTrans;
+  int lda = (int)(csa == 1 ? gemm_max(rsa, k) : gemm_max(csa, m));
+  int ldb = (int)(csb == 1 ? gemm_max(rsb, n) : gemm_max(csb, k));
+#if NC_DOUBLE
+  cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
+#else
+  cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
+#endif
+}
+#else
+/* C (+)= A B. With NC_THREADS, large products split C's columns between
+   the threads in whole panels: each packs its own B and A into its own
+   scratch and stores only its own columns, so no two threads ever write
+   the same cache line of panels, and every element sums in the same
+   order whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
+static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
+                 size_t csb, real *c, size_t ldc, int add, real *pack) {
+#if NC_THREADS > 1 && defined(_OPENMP)
+  if (m >= GEMM_MR && k >= 4 && n >= 2 * GEMM_NR && (double)m * (double)n * (double)k >= 65536.0) {
+    size_t share = gemm_round_up((n + NC_THREADS - 1) / NC_THREADS, GEMM_NR);
+    size_t each = gemm_pack_size(m, share, k);
+#pragma omp parallel for num_threads(NC_THREADS) schedule(static)
+    for (int t = 0; t < NC_THREADS; t++) {
+      size_t j0 = (size_t)t * share;
+      if (j0 < n)
+        gemm_serial(m, gemm_min(share, n - j0), k, a, rsa, csa, b + j0 * csb, rsb, csb, c + j0, ldc, add,
+                    pack + (size_t)t * each);
+    }
+    return;
+  }
+#endif
+  gemm_serial(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, pack);
+}
+#endif
+
 /* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * digits_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * digits_TARGET_SIZE : NULL; }
@@ -317,19 +374,19 @@ static real *pack_of(real *ws, int batch) {
   return (real *)((at + 63) & ~(uintptr_t)63);
 }
 
-/* Reals of panels for a batch of BATCH: what the largest product needs. */
+/* Reals of scratch for a batch of BATCH: what the largest product needs. */
 static size_t pack_size(size_t batch) {
   size_t size = 0;
-  if (gemm_pack_size(batch, 32, 64) > size)
-    size = gemm_pack_size(batch, 32, 64);
-  if (gemm_pack_size(batch, 10, 32) > size)
-    size = gemm_pack_size(batch, 10, 32);
-  if (gemm_pack_size(10, 32, batch) > size)
-    size = gemm_pack_size(10, 32, batch);
-  if (gemm_pack_size(batch, 32, 10) > size)
-    size = gemm_pack_size(batch, 32, 10);
-  if (gemm_pack_size(32, 64, batch) > size)
-    size = gemm_pack_size(32, 64, batch);
+  if (gemm_scratch(batch, 32, 64) > size)
+    size = gemm_scratch(batch, 32, 64);
+  if (gemm_scratch(batch, 10, 32) > size)
+    size = gemm_scratch(batch, 10, 32);
+  if (gemm_scratch(10, 32, batch) > size)
+    size = gemm_scratch(10, 32, batch);
+  if (gemm_scratch(batch, 32, 10) > size)
+    size = gemm_scratch(batch, 32, 10);
+  if (gemm_scratch(32, 64, batch) > size)
+    size = gemm_scratch(32, 64, batch);
   return size;
 }
 size_t digits_workspace_size(int batch) {

@@ -220,7 +220,7 @@ static const char *example_path(int i) {
 /* What every example is compiled with. */
 typedef struct {
   const char *name;
-  const char *flags[3];
+  const char *flags[7];
 } Variant;
 
 static const Variant variants[] = {
@@ -228,6 +228,9 @@ static const Variant variants[] = {
     {"double", {"--double", NULL}},
     {"float-input-grads", {"--input-grads", NULL}},
     {"double-input-grads", {"--double", "--input-grads", NULL}},
+    {"float-threads", {"--threads", "2", NULL}},
+    {"float-blas", {"--blas", NULL}},
+    {"double-threads-blas-input-grads", {"--double", "--threads", "2", "--blas", "--input-grads", NULL}},
 };
 enum { NVARIANTS = sizeof variants / sizeof variants[0] };
 
@@ -242,6 +245,8 @@ static const char *emit_variant(void **state, int i, int v) {
 
 #define C_FLAGS "-std=c99 -O2 -Wall -Wextra -pedantic -Werror -c"
 #define CXX_FLAGS "-x c++ -std=c++11 -O2 -Wall -Wextra -Werror -c"
+/* OpenMP's pragmas too, for --threads; clang's OpenMP runtime is a package of its own */
+#define GCC_OMP " -fopenmp"
 
 static void compile_examples_with(void **state, const char *cc, const char *flags) {
   if (!installed(cc)) {
@@ -262,9 +267,14 @@ static void compile_examples_with(void **state, const char *cc, const char *flag
     }
 }
 
-static void examples_compile_with_gcc(void **state) { compile_examples_with(state, "gcc", C_FLAGS); }
+static void examples_compile_with_gcc(void **state) { compile_examples_with(state, "gcc", C_FLAGS GCC_OMP); }
 static void examples_compile_with_clang(void **state) { compile_examples_with(state, "clang", C_FLAGS); }
-static void examples_compile_as_cpp(void **state) { compile_examples_with(state, "g++", CXX_FLAGS); }
+static void examples_compile_as_cpp(void **state) { compile_examples_with(state, "g++", CXX_FLAGS GCC_OMP); }
+/* gemm()'s vector kernel, and the examples large enough to use it */
+static void examples_compile_with_avx2(void **state) {
+  compile_examples_with(state, "gcc", C_FLAGS GCC_OMP " -mavx2 -mfma");
+  compile_examples_with(state, "clang", C_FLAGS " -mavx2 -mfma");
+}
 
 /* ---- the digits model, linked and run ---- */
 
@@ -858,6 +868,24 @@ static void compile_usage_errors(void **state) {
   r = compile_to("examples/digits.net", dir, FLAGS("--prefix"));
   assert_run(&r, 2, "", "netc: error: '--prefix' needs a value\n" TRY_HELP);
   run_free(&r);
+  static const char *const bad_threads[] = {"0", "257", "1.5", "-2", "two"};
+  for (size_t k = 0; k < sizeof bad_threads / sizeof *bad_threads; k++) {
+    r = compile_to("examples/digits.net", dir, FLAGS("--threads", bad_threads[k]));
+    char want[200];
+    if (strcmp(bad_threads[k], "two") == 0)
+      snprintf(want, sizeof want, "netc: error: '--threads' needs a number, got 'two'\n" TRY_HELP);
+    else
+      snprintf(want, sizeof want, "netc: error: '--threads' must be an integer from 1 to 256, got '%s'\n" TRY_HELP,
+               bad_threads[k]);
+    assert_run(&r, 2, "", want);
+    run_free(&r);
+  }
+  r = compile_to("examples/digits.net", dir, FLAGS("--threads"));
+  assert_run(&r, 2, "", "netc: error: '--threads' needs a value\n" TRY_HELP);
+  run_free(&r);
+  r = run_netc((const char *const[]){"gradcheck", "examples/digits.net", "--blas", NULL});
+  assert_run(&r, 2, "", "netc: error: 'gradcheck' does not take the option '--blas'\n" TRY_HELP);
+  run_free(&r);
   /* The options of compile, given to other commands. */
   r = run_netc((const char *const[]){"grad", "examples/digits.net", "--double", NULL});
   assert_run(&r, 2, "", "netc: error: 'grad' does not take the option '--double'\n" TRY_HELP);
@@ -921,6 +949,7 @@ int main(void) {
   const struct CMUnitTest compilers[] = {
       TEST(examples_compile_with_gcc),
       TEST(examples_compile_with_clang),
+      TEST(examples_compile_with_avx2),
       TEST(examples_compile_as_cpp),
       TEST(digits_driver_runs),
   };

@@ -17,6 +17,10 @@
 #include <cmocka.h>
 
 #define NC_DOUBLE 0
+#define NC_BLAS 0
+#ifndef NC_THREADS
+#define NC_THREADS 1
+#endif
 typedef float real;
 #include "../../templates/gemm.c"
 
@@ -37,7 +41,7 @@ static void check_product(size_t m, size_t n, size_t k, Layout l, int add) {
   size_t rows_a = l.trans_a ? k : m, rows_b = l.trans_b ? n : k;
   real *a = malloc(sizeof(real) * (rows_a * lda + 1)), *b = malloc(sizeof(real) * (rows_b * ldb + 1));
   real *c = malloc(sizeof(real) * (m * ldc + 1)), *before = malloc(sizeof(real) * (m * ldc + 1));
-  real *pack = malloc(sizeof(real) * gemm_pack_size(m, n, k));
+  real *pack = malloc(sizeof(real) * gemm_scratch(m, n, k));
   assert_true(a && b && c && before && pack);
   for (size_t i = 0; i < rows_a * lda; i++)
     a[i] = random_real();
@@ -93,11 +97,13 @@ static void blocked_sizes(void **state) {
     }
 }
 
-/* Past NC = 4080 columns. */
+/* Past NC = 4080 columns; with threads, shares of whole panels. */
 static void wide_product(void **state) {
   (void)state;
   check_product(8, 4100, 3, layouts[0], 0);
   check_product(8, 4100, 3, layouts[3], 1);
+  check_product(40, 4100, 9, layouts[1], 0);
+  check_product(40, 131, 30, layouts[2], 1); /* a share that ends inside a panel */
 }
 
 /* k = 0 is an empty sum: C becomes 0, or stays as it was. */
@@ -108,12 +114,14 @@ static void empty_sum(void **state) {
   check_product(2, 5, 0, layouts[2], 0);
 }
 
-/* The packed panels hold what gemm_pack_size says, no more. */
+/* The packed panels: an MR x KC panel of A and KC x NC of B at most,
+   in whole cache lines, one set per thread. */
 static void pack_size_is_enough(void **state) {
   (void)state;
-  assert_int_equal(gemm_pack_size(1, 1, 1), GEMM_MR * 1 + 1 * GEMM_NR);
+  assert_int_equal(gemm_pack_size(1, 1, 1), 32);                      /* 6 + 16, rounded up */
   assert_int_equal(gemm_pack_size(1000, 10000, 1000), GEMM_MC * GEMM_KC + GEMM_KC * GEMM_NC);
-  assert_int_equal(gemm_pack_size(7, 17, 3), 12 * 3 + 3 * 32);
+  assert_int_equal(gemm_pack_size(7, 17, 3), 144);                    /* 12 * 3 + 3 * 32 */
+  assert_int_equal(gemm_scratch(7, 17, 3), NC_THREADS * 144);
 }
 
 int main(void) {
@@ -123,7 +131,7 @@ int main(void) {
     printf("test_gemm_avx2: this processor has no AVX2 and FMA; nothing to test\n");
     return 0;
   }
-  printf("gemm: the AVX2 and FMA kernel\n");
+  printf("gemm: the AVX2 and FMA kernel, %d threads\n", NC_THREADS);
 #else
   printf("gemm: the portable kernel\n");
 #endif

@@ -8,6 +8,8 @@
 #include "bce_edge.h"
 #include "classifier.h"
 #include "layers.h"
+#include "layers_blas.h"
+#include "layers_threads.h"
 #include "neuron.h"
 #include "sigmoid_neuron.h"
 
@@ -265,6 +267,38 @@ static void layers_batch_is_mean_of_examples(void **state) {
   free(ws), free(ws1);
 }
 
+/* Split over two threads, the same sums in the same order: the same bits.
+   Through CBLAS, the same values up to rounding. */
+static void layers_threads_and_blas(void **state) {
+  (void)state;
+  enum { B = 64, IN = layers_INPUT_SIZE, NP = layers_NUM_PARAMS }; /* 64 x 32 x 40: gemm() splits */
+  static double params[NP], x[B * IN], labels[B], g[NP], gt[NP], gb[NP], din[B * IN], dint[B * IN], dinb[B * IN];
+  size_t size = layers_workspace_size(B);
+  if (layers_threads_workspace_size(B) > size)
+    size = layers_threads_workspace_size(B);
+  if (layers_blas_workspace_size(B) > size)
+    size = layers_blas_workspace_size(B);
+  void *ws = malloc(size);
+  assert_non_null(ws);
+  layers_init(params, 4);
+  for (int i = 0; i < B * IN; i++)
+    x[i] = cos(0.3 * i);
+  for (int b = 0; b < B; b++)
+    labels[b] = (b * 7) % 10;
+  double loss = layers_grad_inputs(params, B, x, labels, g, din, ws);
+  double loss_t = layers_threads_grad_inputs(params, B, x, labels, gt, dint, ws);
+  double loss_b = layers_blas_grad_inputs(params, B, x, labels, gb, dinb, ws);
+  assert_memory_equal(&loss, &loss_t, sizeof loss);
+  assert_memory_equal(g, gt, sizeof g);
+  assert_memory_equal(din, dint, sizeof din);
+  assert_close(loss_b, loss, 1e-12);
+  for (int i = 0; i < NP; i++)
+    assert_close(gb[i], g[i], 1e-13);
+  for (int i = 0; i < B * IN; i++)
+    assert_close(dinb[i], din[i], 1e-13);
+  free(ws);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(neuron_worked_example),   cmocka_unit_test(neuron_input_gradient),
@@ -273,6 +307,7 @@ int main(void) {
       cmocka_unit_test(classifier_forward_outputs),      cmocka_unit_test(classifier_bad_class),
       cmocka_unit_test(classifier_grad_is_pure), cmocka_unit_test(classifier_fractional_class),
       cmocka_unit_test(bce_at_the_edges),        cmocka_unit_test(layers_batch_is_mean_of_examples),
+      cmocka_unit_test(layers_threads_and_blas),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
