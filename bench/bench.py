@@ -47,13 +47,15 @@ def run(cmd):
     return done.stdout
 
 
-def build_netc_step(model, classes):
-    out = f"{BUILD}/bench/{model}"
+def build_netc_step(model, classes, threads=1):
+    out = f"{BUILD}/bench/{model}" + (f"-t{threads}" if threads > 1 else "")
     os.makedirs(out, exist_ok=True)
-    run([f"{BUILD}/netc", "compile", f"bench/models/{model}.net", "-o", out, "--prefix", "m"])
+    flags = ["--threads", str(threads)] if threads > 1 else []
+    run([f"{BUILD}/netc", "compile", f"bench/models/{model}.net", "-o", out, "--prefix", "m"] + flags)
     cc = os.environ.get("CC", "cc")
+    omp = ["-fopenmp"] if threads > 1 else []
     run([cc, "-std=c99", "-O3", "-march=native", f"-DBENCH_CLASSES={classes}", f"-I{out}",
-         "-o", f"{out}/step", "bench/step.c", f"{out}/m.c", "-lm"])
+         "-o", f"{out}/step", "bench/step.c", f"{out}/m.c", "-lm"] + omp)
     return f"{out}/step"
 
 
@@ -166,6 +168,37 @@ def compile_times(layers=200, width=16):
     return statistics.median(netc), cc, nlines
 
 
+# rows of ROWS timed again with netc --threads 2; goal t(PyTorch, 1 thread) / t(netc, 2 threads)
+THREADED = [(5, 1.7), (6, 1.7)]
+
+
+def threaded_table(steps):
+    """netc on two threads against PyTorch on one (the goal) and on two."""
+    if (os.cpu_count() or 1) < 2:
+        print("\none core: no table for --threads 2")
+        return
+    built = {i: build_netc_step(ROWS[i][0], ROWS[i][1][-1] if ROWS[i][3] == "xent" else 0, 2) for i, _ in THREADED}
+    fns = {i: torch_step_fn(ROWS[i][1], ROWS[i][2], ROWS[i][3], ROWS[i][4])[0] for i, _ in THREADED}
+    t2, p1, p2 = ({i: [] for i, _ in THREADED} for _ in range(3))
+    for _ in range(ROUNDS):
+        for i, _ in THREADED:
+            t2[i].append(netc_times(built[i], ROWS[i][4])[0])
+            torch.set_num_threads(1)
+            p1[i].append(torch_times(fns[i]))
+            torch.set_num_threads(2)
+            p2[i].append(torch_times(fns[i]))
+    torch.set_num_threads(1)
+    print("\n| net | batch | netc, 2 threads | PyTorch, 1 thread | ratio | goal | PyTorch, 2 threads | ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for i, goal in THREADED:
+        model, sizes, act, loss, batch, _ = ROWS[i]
+        n, a, b = (statistics.median(x[i]) for x in (t2, p1, p2))
+        name = "-".join(map(str, sizes))
+        mark = "" if a / n >= goal else " (below)"
+        print(f"| {name} | {batch} | {fmt_time(n)} | {fmt_time(a)} | {a / n:.2f}{mark} | {goal} | "
+              f"{fmt_time(b)} | {b / n:.2f} |")
+
+
 def fmt_time(t):
     return f"{t * 1e6:.2f} us" if t < 1e-3 else f"{t * 1e3:.2f} ms"
 
@@ -199,6 +232,7 @@ def main():
         print(f"| {name} | {batch} | {fmt_time(n)} | {fmt_time(p)} | {p / n:.2f}{mark} | {goal} | "
               f"{fmt_time(g)} ({gflops:.0f} GFLOP/s) | {g / n:.2f} | {ws_bytes[i]} B | "
               f"{torch_bytes(net, x, y, loss_fn)} B |")
+    threaded_table(steps)
     netc_s, cc_s, nlines = compile_times()
     print(f"\n200-layer model: netc compiles it in {netc_s * 1e3:.1f} ms (goal < 100 ms); "
           f"cc -O2 compiles the {nlines} lines of C in {cc_s:.2f} s (goal < 10 s)")

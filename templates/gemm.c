@@ -33,6 +33,36 @@ static size_t gemm_scratch(size_t m, size_t n, size_t k) {
   return NC_BLAS ? 0 : NC_THREADS * gemm_pack_size(m, n, k);
 }
 
+/* dst[p * ldd + j] = src[j * lds + p] for p, j < 8: a block of B^T into a panel. */
+#if defined(__AVX2__) && defined(__FMA__) && !NC_DOUBLE
+#include <immintrin.h>
+static void gemm_transpose8(const float *src, size_t lds, float *dst, size_t ldd) {
+  __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
+         r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds),
+         r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+         t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+         t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee), u2 = _mm256_shuffle_ps(t1, t3, 0x44),
+         u3 = _mm256_shuffle_ps(t1, t3, 0xee), u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee),
+         u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#else
+static void gemm_transpose8(const real *src, size_t lds, real *dst, size_t ldd) {
+  for (size_t p = 0; p < 8; p++)
+    for (size_t j = 0; j < 8; j++)
+      dst[p * ldd + j] = src[j * lds + p];
+}
+#endif
+
 /* A(i0.., p0..) for MC x KC into panels of MR rows: panel r holds
    A(i0 + r * MR + i, p0 + p) at [p * MR + i]; rows past M are zero. */
 static void gemm_pack_a(size_t mc, size_t kc, const real *a, size_t rsa, size_t csa, real *pack) {
@@ -60,9 +90,14 @@ static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t 
         for (size_t j = cols; j < GEMM_NR; j++)
           pack[p * GEMM_NR + j] = 0;
       }
-    } else { /* B^T stored row-major: read along its rows */
-      for (size_t j = 0; j < GEMM_NR; j++)
-        for (size_t p = 0; p < kc; p++)
+    } else { /* B^T stored row-major: along its rows, eight by eight where whole */
+      size_t p = 0;
+      if (cols == GEMM_NR)
+        for (; p + 8 <= kc; p += 8)
+          for (size_t j = 0; j < GEMM_NR; j += 8)
+            gemm_transpose8(b + p + (q + j) * csb, csb, pack + p * GEMM_NR + j, GEMM_NR);
+      for (; p < kc; p++)
+        for (size_t j = 0; j < GEMM_NR; j++)
           pack[p * GEMM_NR + j] = j < cols ? b[p + (q + j) * csb] : 0;
     }
     pack += GEMM_NR * kc;
@@ -96,6 +131,9 @@ enum { GEMM_W = 8 };
    memory under some compilers. Row R of the block is cR0 and cR1. */
 #define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define GEMM_DECLARE(R) GEMM_VEC c##R##0 = GEMM_ZERO(), c##R##1 = GEMM_ZERO();
+#define GEMM_PREFETCH(R)                                                                                              \
+  _mm_prefetch((const char *)(c + R * ldc), _MM_HINT_T0);                                                             \
+  _mm_prefetch((const char *)(c + R * ldc + GEMM_NR - 1), _MM_HINT_T0);
 #define GEMM_STEP(R)                                                                                                  \
   {                                                                                                                   \
     GEMM_VEC ar = GEMM_SPLAT(a + R);                                                                                  \
@@ -108,6 +146,7 @@ enum { GEMM_W = 8 };
 
 static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
                         int add) {
+  GEMM_ROWS(GEMM_PREFETCH) /* C's block, read or written after the loop */
   GEMM_ROWS(GEMM_DECLARE)
   size_t p = 0;
   for (; p + 4 <= kc; p += 4) { /* four steps a turn: fewer branches between the FMAs */
