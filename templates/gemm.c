@@ -15,16 +15,19 @@ enum { GEMM_MR = 6, GEMM_NR = 8 };
 enum { GEMM_MR = 6, GEMM_NR = 16 };
 #endif
 enum { GEMM_MC = 144, GEMM_KC = 256, GEMM_NC = 4080 };
+enum { GEMM_SLACK = 8 }; /* reals after A's panels that packing may scribble on */
 
 static size_t gemm_round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 static size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
 
 /* Reals of panels one thread packs for an M x N x K product: whole
    cache lines, so each thread's panels start 64-byte aligned. */
+static size_t gemm_pack_a_size(size_t m, size_t k) {
+  return gemm_round_up(gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * gemm_min(k, GEMM_KC) + GEMM_SLACK, 16);
+}
+
 static size_t gemm_pack_size(size_t m, size_t n, size_t k) {
-  size_t kc = gemm_min(k, GEMM_KC);
-  return gemm_round_up(
-      gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * kc + kc * gemm_round_up(gemm_min(n, GEMM_NC), GEMM_NR), 16);
+  return gemm_pack_a_size(m, k) + gemm_round_up(gemm_min(k, GEMM_KC) * gemm_round_up(gemm_min(n, GEMM_NC), GEMM_NR), 16);
 }
 
 /* Reals of scratch gemm() needs for an M x N x K product: panels for
@@ -55,11 +58,40 @@ static void gemm_transpose8(const float *src, size_t lds, float *dst, size_t ldd
   _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
   _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
+
+/* dst[p * MR + i] = src[i * lds + p] for p < 8, i < MR = 6: eight steps of
+   an A panel. Each store of 8 writes 2 past its step, which the next
+   store overwrites; past the last panel they fall in GEMM_SLACK. */
+static void gemm_rows8(const float *src, size_t lds, float *dst) {
+  __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds),
+         r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds),
+         r6 = _mm256_setzero_ps(), r7 = r6;
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+         t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+         t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee), u2 = _mm256_shuffle_ps(t1, t3, 0x44),
+         u3 = _mm256_shuffle_ps(t1, t3, 0xee), u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee),
+         u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(dst + 6, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(dst + 12, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(dst + 18, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(dst + 24, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(dst + 30, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(dst + 36, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(dst + 42, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
 #else
 static void gemm_transpose8(const real *src, size_t lds, real *dst, size_t ldd) {
   for (size_t p = 0; p < 8; p++)
     for (size_t j = 0; j < 8; j++)
       dst[p * ldd + j] = src[j * lds + p];
+}
+
+static void gemm_rows8(const real *src, size_t lds, real *dst) {
+  for (size_t p = 0; p < 8; p++)
+    for (size_t i = 0; i < GEMM_MR; i++)
+      dst[p * GEMM_MR + i] = src[i * lds + p];
 }
 #endif
 
@@ -67,8 +99,11 @@ static void gemm_transpose8(const real *src, size_t lds, real *dst, size_t ldd) 
    A(i0 + r * MR + i, p0 + p) at [p * MR + i]; rows past M are zero. */
 static void gemm_pack_a(size_t mc, size_t kc, const real *a, size_t rsa, size_t csa, real *pack) {
   for (size_t r = 0; r < mc; r += GEMM_MR) {
-    size_t rows = gemm_min(GEMM_MR, mc - r);
-    for (size_t p = 0; p < kc; p++) {
+    size_t rows = gemm_min(GEMM_MR, mc - r), p = 0;
+    if (rows == GEMM_MR && csa == 1) /* rows of A along p: eight steps at a time */
+      for (; p + 8 <= kc; p += 8)
+        gemm_rows8(a + r * rsa + p, rsa, pack + p * GEMM_MR);
+    for (; p < kc; p++) {
       for (size_t i = 0; i < rows; i++)
         pack[p * GEMM_MR + i] = a[(r + i) * rsa + p * csa];
       for (size_t i = rows; i < GEMM_MR; i++)
@@ -83,7 +118,11 @@ static void gemm_pack_a(size_t mc, size_t kc, const real *a, size_t rsa, size_t 
 static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t csb, real *pack) {
   for (size_t q = 0; q < nc; q += GEMM_NR) {
     size_t cols = gemm_min(GEMM_NR, nc - q);
-    if (csb == 1 || rsb != 1) {
+    if (csb == 1 && cols == GEMM_NR) { /* whole rows of the panel: copies of a fixed length */
+      for (size_t p = 0; p < kc; p++)
+        for (size_t j = 0; j < GEMM_NR; j++)
+          pack[p * GEMM_NR + j] = b[p * rsb + q + j];
+    } else if (csb == 1 || rsb != 1) {
       for (size_t p = 0; p < kc; p++) {
         for (size_t j = 0; j < cols; j++)
           pack[p * GEMM_NR + j] = b[p * rsb + (q + j) * csb];
@@ -270,7 +309,7 @@ static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa,
     gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add);
     return;
   }
-  real *pack_b = pack + gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * gemm_min(k, GEMM_KC);
+  real *pack_b = pack + gemm_pack_a_size(m, k);
   for (size_t jc = 0; jc < n; jc += GEMM_NC) {
     size_t nc = gemm_min(GEMM_NC, n - jc);
     for (size_t pc = 0; pc < k; pc += GEMM_KC) {

@@ -114,13 +114,13 @@ static void empty_sum(void **state) {
   check_product(2, 5, 0, layouts[2], 0);
 }
 
-/* The packed panels: an MR x KC panel of A and KC x NC of B at most,
-   in whole cache lines, one set per thread. */
+/* The packed panels: MC x KC of A with slack and KC x NC of B at most,
+   each in whole cache lines, one set per thread. */
 static void pack_size_is_enough(void **state) {
   (void)state;
-  assert_int_equal(gemm_pack_size(1, 1, 1), 32);                      /* 6 + 16, rounded up */
-  assert_int_equal(gemm_pack_size(1000, 10000, 1000), GEMM_MC * GEMM_KC + GEMM_KC * GEMM_NC);
-  assert_int_equal(gemm_pack_size(7, 17, 3), 144);                    /* 12 * 3 + 3 * 32 */
+  assert_int_equal(gemm_pack_size(1, 1, 1), 16 + 16);                 /* 6 + slack 8, 16 */
+  assert_int_equal(gemm_pack_size(1000, 10000, 1000), GEMM_MC * GEMM_KC + 16 + GEMM_KC * GEMM_NC);
+  assert_int_equal(gemm_pack_size(7, 17, 3), 48 + 96);                 /* 12 * 3 + 8, 3 * 32 */
   assert_int_equal(gemm_scratch(7, 17, 3), NC_THREADS * 144);
 }
 
