@@ -47,16 +47,18 @@ def run(cmd):
     return done.stdout
 
 
-def build_netc_step(model, classes, threads=1):
+def build_netc_step(model, classes, threads=1, sgd_step=False):
+    """The step program of MODEL: m_grad and an SGD loop, or m_sgd_step."""
     out = f"{BUILD}/bench/{model}" + (f"-t{threads}" if threads > 1 else "")
     os.makedirs(out, exist_ok=True)
     flags = ["--threads", str(threads)] if threads > 1 else []
     run([f"{BUILD}/netc", "compile", f"bench/models/{model}.net", "-o", out, "--prefix", "m"] + flags)
     cc = os.environ.get("CC", "cc")
-    omp = ["-fopenmp"] if threads > 1 else []
+    extra = (["-fopenmp"] if threads > 1 else []) + (["-DBENCH_SGD_STEP"] if sgd_step else [])
+    exe = f"{out}/step" + ("-sgd" if sgd_step else "")
     run([cc, "-std=c99", "-O3", "-march=native", f"-DBENCH_CLASSES={classes}", f"-I{out}",
-         "-o", f"{out}/step", "bench/step.c", f"{out}/m.c", "-lm"] + omp)
-    return f"{out}/step"
+         "-o", exe, "bench/step.c", f"{out}/m.c", "-lm"] + extra)
+    return exe
 
 
 def netc_times(step, batch):
@@ -177,7 +179,8 @@ def threaded_table(steps):
     if (os.cpu_count() or 1) < 2:
         print("\none core: no table for --threads 2")
         return
-    built = {i: build_netc_step(ROWS[i][0], ROWS[i][1][-1] if ROWS[i][3] == "xent" else 0, 2) for i, _ in THREADED}
+    built = {i: build_netc_step(ROWS[i][0], ROWS[i][1][-1] if ROWS[i][3] == "xent" else 0, 2, True)
+             for i, _ in THREADED}
     fns = {i: torch_step_fn(ROWS[i][1], ROWS[i][2], ROWS[i][3], ROWS[i][4])[0] for i, _ in THREADED}
     t2, p1, p2 = ({i: [] for i, _ in THREADED} for _ in range(3))
     for _ in range(ROUNDS):
@@ -188,7 +191,8 @@ def threaded_table(steps):
             torch.set_num_threads(2)
             p2[i].append(torch_times(fns[i]))
     torch.set_num_threads(1)
-    print("\n| net | batch | netc, 2 threads | PyTorch, 1 thread | ratio | goal | PyTorch, 2 threads | ratio |")
+    print("\nnetc --threads 2, m_sgd_step, against PyTorch on one thread (the goal) and on two\n")
+    print("| net | batch | netc, 2 threads | PyTorch, 1 thread | ratio | goal | PyTorch, 2 threads | ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for i, goal in THREADED:
         model, sizes, act, loss, batch, _ = ROWS[i]
@@ -207,31 +211,37 @@ def main():
     torch.set_num_threads(1)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"machine: {cpu}; torch {torch.__version__}, 1 thread; {ROUNDS} rounds, median of medians\n")
-    steps = {}
+    steps, fused = {}, {}
     for model, sizes, act, loss, batch, goal in ROWS:
         if model not in steps:
-            steps[model] = build_netc_step(model, sizes[-1] if loss == "xent" else 0)
+            classes = sizes[-1] if loss == "xent" else 0
+            steps[model] = build_netc_step(model, classes)
+            fused[model] = build_netc_step(model, classes, sgd_step=True)
     torch_fns = [torch_step_fn(sizes, act, loss, batch) for _, sizes, act, loss, batch, _ in ROWS]
     netc_t = [[] for _ in ROWS]
+    fused_t = [[] for _ in ROWS]
     torch_t = [[] for _ in ROWS]
     ws_bytes = [0] * len(ROWS)
     for _ in range(ROUNDS):  # interleaved, so both sides see the same machine
         for i, (model, sizes, act, loss, batch, goal) in enumerate(ROWS):
             t, ws_bytes[i] = netc_times(steps[model], batch)
             netc_t[i].append(t)
+            fused_t[i].append(netc_times(fused[model], batch)[0])
             torch_t[i].append(torch_times(torch_fns[i][0]))
-    print("| net | batch | netc | PyTorch | PyTorch / netc | goal | OpenBLAS sgemm | sgemm / netc | "
-          "netc workspace | PyTorch saved + grads |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("netc: m_grad and an SGD loop; sgd_step: m_sgd_step, the update fused into the weights' products\n")
+    print("| net | batch | netc | sgd_step | PyTorch | PyTorch / netc | PyTorch / sgd_step | goal | "
+          "OpenBLAS sgemm | sgemm / netc | netc workspace | PyTorch saved + grads |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for i, (model, sizes, act, loss, batch, goal) in enumerate(ROWS):
-        n, p = statistics.median(netc_t[i]), statistics.median(torch_t[i])
+        n, f, p = (statistics.median(x[i]) for x in (netc_t, fused_t, torch_t))
         g, gflops = sgemm_time(sizes, batch)
         _, net, x, y, loss_fn = torch_fns[i]
         name = "-".join(map(str, sizes)) + f" ({act}, {'cross_entropy' if loss == 'xent' else 'mse'})"
         mark = "" if p / n >= goal else " (below)"
-        print(f"| {name} | {batch} | {fmt_time(n)} | {fmt_time(p)} | {p / n:.2f}{mark} | {goal} | "
-              f"{fmt_time(g)} ({gflops:.0f} GFLOP/s) | {g / n:.2f} | {ws_bytes[i]} B | "
-              f"{torch_bytes(net, x, y, loss_fn)} B |")
+        fmark = "" if p / f >= goal else " (below)"
+        print(f"| {name} | {batch} | {fmt_time(n)} | {fmt_time(f)} | {fmt_time(p)} | {p / n:.2f}{mark} | "
+              f"{p / f:.2f}{fmark} | {goal} | {fmt_time(g)} ({gflops:.0f} GFLOP/s) | {g / n:.2f} | "
+              f"{ws_bytes[i]} B | {torch_bytes(net, x, y, loss_fn)} B |")
     threaded_table(steps)
     netc_s, cc_s, nlines = compile_times()
     print(f"\n200-layer model: netc compiles it in {netc_s * 1e3:.1f} ms (goal < 100 ms); "

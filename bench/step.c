@@ -1,6 +1,7 @@
 /* step.c: times one training step of a netc model: m_grad (fused forward
-   and backward) and an SGD update of every parameter. Built once per
-   model against netc's output for it (--prefix m):
+   and backward) and an SGD update of every parameter, or with
+   -DBENCH_SGD_STEP the same step as m_sgd_step. Built once per model
+   against netc's output for it (--prefix m):
      step BATCH SAMPLES   prints the median, min and max seconds per step
    Each sample runs enough steps to take about 20 ms. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
@@ -25,6 +26,19 @@ static unsigned long long state = 42;
 static double uniform(void) {
   state = state * 6364136223846793005ULL + 1442695040888963407ULL;
   return (double)(state >> 11) / 9007199254740992.0;
+}
+
+/* One training step; returns the loss. */
+static m_real step(m_real *params, int batch, const m_real *inputs, const m_real *targets, m_real lr, m_real *grads,
+                   void *ws) {
+#ifdef BENCH_SGD_STEP
+  return m_sgd_step(params, batch, inputs, targets, lr, grads, ws);
+#else
+  m_real loss = m_grad(params, batch, inputs, targets, grads, ws);
+  for (int i = 0; i < m_NUM_PARAMS; i++)
+    params[i] -= lr * grads[i];
+  return loss;
+#endif
 }
 
 int main(int argc, char **argv) {
@@ -52,22 +66,16 @@ int main(int argc, char **argv) {
   long reps = 1;
   for (;;) {
     double t0 = now();
-    for (long r = 0; r < reps; r++) {
-      sink += m_grad(params, batch, inputs, targets, grads, ws);
-      for (int i = 0; i < m_NUM_PARAMS; i++)
-        params[i] -= lr * grads[i];
-    }
+    for (long r = 0; r < reps; r++)
+      sink += step(params, batch, inputs, targets, lr, grads, ws);
     if (now() - t0 > 0.02 || reps > (1L << 24))
       break;
     reps *= 2;
   }
   for (int s = 0; s < samples; s++) {
     double t0 = now();
-    for (long r = 0; r < reps; r++) {
-      sink += m_grad(params, batch, inputs, targets, grads, ws);
-      for (int i = 0; i < m_NUM_PARAMS; i++)
-        params[i] -= lr * grads[i];
-    }
+    for (long r = 0; r < reps; r++)
+      sink += step(params, batch, inputs, targets, lr, grads, ws);
     times[s] = (now() - t0) / (double)reps;
   }
   qsort(times, (size_t)samples, sizeof *times, by_value);

@@ -1511,7 +1511,7 @@ static void write_gemm(Emit *E, int id) {
     comment_text(E, arena_printf(E->a, "%s, every example at once; the rest below", graph_expr_string(E->g, m, 0)));
   GemmCall c = gemm_call(E, m, id);
   emitf(E, "gemm(%s, %s, %s, %s, %s, %s,\n", c.m, c.n, c.k, c.a, c.rsa, c.csa);
-  emitf(E, "     %s, %s, %s, %s, %s, %d, pack);\n", c.b, c.rsb, c.csb, c.c, c.ldc, c.add);
+  emitf(E, "     %s, %s, %s, %s, %s, %d, 1, pack);\n", c.b, c.rsb, c.csb, c.c, c.ldc, c.add);
 }
 
 /* for (int b = 0; b < batch; b++) forward_2(...): segment K for every example. */
@@ -1531,8 +1531,60 @@ static void call_segment(Emit *E, int k) {
   E->indent--;
 }
 
-/* The body of forward() (PH FWD) or backward(): each segment and product in turn. */
-static char *driver_body(Emit *E, Phase ph) {
+static int fused_update(const Emit *E, int leaf);
+
+/* The end of sgd_backward(): the fused updates, W += -lr / batch * G^T X,
+   then params -= lr * gradient for the others, runs of params at a time. */
+static void write_updates(Emit *E) {
+  const Program *p = E->g->program;
+  for (int i = 0; i < p->nsyms; i++) {
+    int leaf = E->leaf_of[i];
+    int m = leaf >= 0 && p->syms[i]->kind == SYM_PARAM ? fused_update(E, leaf) : -1;
+    if (m < 0)
+      continue;
+    comment_text(E, arena_printf(E->a, "%s -= lr / batch * (the sum of the examples' %s)", p->syms[i]->name,
+                                 graph_expr_string(E->g, m, 0)));
+    GemmCall c = gemm_call(E, m, m);
+    emitf(E, "gemm(%s, %s, %s, %s, %s, %s,\n", c.m, c.n, c.k, c.a, c.rsa, c.csa);
+    emitf(E, "     %s, %s, %s, %s, %s, 1, -lr / (real)batch, pack);\n", c.b, c.rsb, c.csb,
+          plus(E, "params", leaf_offset(E, leaf)), c.ldc);
+  }
+  long from = -1, off = 0;
+  for (int i = 0; i <= p->nsyms; i++) {
+    bool through_grads = false;
+    long size = 0;
+    if (i < p->nsyms && p->syms[i]->kind == SYM_PARAM) {
+      size = symbol_size(p->syms[i]);
+      through_grads = E->leaf_of[i] < 0 || fused_update(E, E->leaf_of[i]) < 0;
+    } else if (i < p->nsyms) {
+      continue;
+    }
+    if (through_grads && from < 0)
+      from = off;
+    if (!through_grads && from >= 0) {
+      comment_text(E, "the other params, from their gradients in grads");
+      emitf(E, "for (long i = %ld; i < %ld; i++)\n", from, off);
+      emitf(E, "  params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);\n");
+      from = -1;
+    }
+    off += size;
+  }
+  if (program_size(p, SYM_PARAM) == 0)
+    emitf(E, "(void)lr;\n");
+}
+
+/* A param whose whole gradient is one outer product over the batch: an
+   SGD step adds the product to the param itself. The node, or -1. */
+static int fused_update(const Emit *E, int leaf) {
+  int adj = E->bw->adjoint[leaf];
+  return adj >= 0 && E->gemm[adj] && node(E, adj)->op == OP_OUTER && E->grad_of[adj] == leaf ? adj : -1;
+}
+
+/* The body of forward() (PH FWD), backward() or, with SGD, sgd_backward():
+   each segment and product in turn. sgd_backward leaves out the fused
+   updates until the end, when nothing reads the params any more, and then
+   applies them and the other params' gradients, from grads. */
+static char *driver_body(Emit *E, Phase ph, bool sgd) {
   char *text;
   size_t size;
   E->out = open_memstream(&text, &size);
@@ -1552,7 +1604,8 @@ static char *driver_body(Emit *E, Phase ph) {
     for (int id = 0; id < E->g->n; id++) {
       if (!emitted_here(E, id) || emit_group(E, id) != group)
         continue;
-      if (by_gemm(E, id))
+      bool deferred = sgd && E->grad_of[id] >= 0 && fused_update(E, E->grad_of[id]) == id;
+      if (by_gemm(E, id) && !deferred)
         write_gemm(E, id);
       if (E->seg[id] >= 0 && E->seg[id] != last)
         call_segment(E, last = E->seg[id]);
@@ -1563,7 +1616,37 @@ static char *driver_body(Emit *E, Phase ph) {
     call_segment(E, final);
   if (ph == FWD)
     emitf(E, "return total;\n");
+  if (sgd)
+    write_updates(E);
   fclose(E->out);
+  return text;
+}
+
+/* P_sgd_step's zeroing of grads: the params that go through it. */
+static char *sgd_zero_block(Emit *E) {
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  const Program *p = E->g->program;
+  long from = -1, off = 0;
+  for (int i = 0; i <= p->nsyms; i++) {
+    bool through_grads = false;
+    long n = 0;
+    if (i < p->nsyms && p->syms[i]->kind != SYM_PARAM)
+      continue;
+    if (i < p->nsyms) {
+      n = symbol_size(p->syms[i]);
+      through_grads = E->leaf_of[i] < 0 || fused_update(E, E->leaf_of[i]) < 0;
+    }
+    if (through_grads && from < 0)
+      from = off;
+    if (!through_grads && from >= 0) {
+      fprintf(out, "  memset(grads + %ld, 0, sizeof(real) * %ld);\n", from, off - from);
+      from = -1;
+    }
+    off += n;
+  }
+  fclose(out);
   return text;
 }
 
@@ -1894,8 +1977,10 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   analyse(&E);
   /* Bodies first: they decide which helpers exist. */
   char *segments = segments_block(&E);
-  char *forward = driver_body(&E, FWD);
-  char *backward = driver_body(&E, BWD);
+  char *forward = driver_body(&E, FWD, false);
+  char *backward = driver_body(&E, BWD, false);
+  char *sgd_backward = driver_body(&E, BWD, true);
+  char *sgd_zero = sgd_zero_block(&E);
   char *outputs = outputs_body(&E);
   char *pack = pack_block(&E);
   char *gemm = gemm_block(&E);
@@ -1938,6 +2023,8 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"PACK", pack},
       {"GEMM", gemm},
       {"SEGMENTS", segments},
+      {"SGD_BACKWARD", sgd_backward},
+      {"SGD_ZERO", sgd_zero},
       {"EXTRA_API", input_grads_api(&E, false)},
       {"EXTRA_IMPL", input_grads_api(&E, true)},
       {"HELPERS", helpers},
@@ -1962,7 +2049,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   }
   free(text);
   free(segments), free(forward), free(outputs), free(backward), free(helpers), free(params), free(init);
-  free(pack), free(gemm);
+  free(pack), free(gemm), free(sgd_backward), free(sgd_zero);
   arena_free(&arena);
 }
 

@@ -1,6 +1,7 @@
 /* ---- matrix products over the batch: a BLIS-style GEMM ----
 
-   C[i][j] (+)= sum_p A(i, p) B(p, j), with A(i, p) = a[i * rsa + p * csa]
+   C[i][j] (+)= s * sum_p A(i, p) B(p, j), s a scale (1 but for fused
+   updates: W -= lr / batch * dY^T X), with A(i, p) = a[i * rsa + p * csa]
    and B(p, j) = b[p * rsb + j * csb]: the strides say which operand is
    transposed, so one routine serves Y = X W^T, dX = dY W and dW += dY^T X.
    Blocks of A (MC x KC) and B (KC x NC) are copied into panels of MR rows
@@ -152,6 +153,7 @@ static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t 
 #define GEMM_LOAD _mm256_loadu_pd
 #define GEMM_STORE _mm256_storeu_pd
 #define GEMM_ADD _mm256_add_pd
+#define GEMM_MUL _mm256_mul_pd
 #define GEMM_FMA _mm256_fmadd_pd
 #define GEMM_ZERO _mm256_setzero_pd
 #define GEMM_SPLAT _mm256_broadcast_sd
@@ -161,6 +163,7 @@ enum { GEMM_W = 4 };
 #define GEMM_LOAD _mm256_loadu_ps
 #define GEMM_STORE _mm256_storeu_ps
 #define GEMM_ADD _mm256_add_ps
+#define GEMM_MUL _mm256_mul_ps
 #define GEMM_FMA _mm256_fmadd_ps
 #define GEMM_ZERO _mm256_setzero_ps
 #define GEMM_SPLAT _mm256_broadcast_ss
@@ -170,6 +173,7 @@ enum { GEMM_W = 8 };
    memory under some compilers. Row R of the block is cR0 and cR1. */
 #define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define GEMM_DECLARE(R) GEMM_VEC c##R##0 = GEMM_ZERO(), c##R##1 = GEMM_ZERO();
+#define GEMM_SCALE(R) c##R##0 = GEMM_MUL(c##R##0, s), c##R##1 = GEMM_MUL(c##R##1, s);
 #define GEMM_PREFETCH(R)                                                                                              \
   _mm_prefetch((const char *)(c + R * ldc), _MM_HINT_T0);                                                             \
   _mm_prefetch((const char *)(c + R * ldc + GEMM_NR - 1), _MM_HINT_T0);
@@ -184,7 +188,7 @@ enum { GEMM_W = 8 };
   GEMM_STORE(out + R * ld + GEMM_W, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld + GEMM_W), c##R##1) : c##R##1);
 
 static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
-                        int add) {
+                        int add, real scale) {
   GEMM_ROWS(GEMM_PREFETCH) /* C's block, read or written after the loop */
   GEMM_ROWS(GEMM_DECLARE)
   size_t p = 0;
@@ -209,6 +213,10 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
     a += GEMM_MR;
     b += GEMM_NR;
   }
+  if (scale != 1) {
+    GEMM_VEC s = GEMM_SPLAT(&scale);
+    GEMM_ROWS(GEMM_SCALE)
+  }
   real tile[GEMM_MR * GEMM_NR];
   int whole = rows == GEMM_MR && cols == GEMM_NR;
   real *out = whole ? c : tile; /* a block at C's edge goes through a tile */
@@ -222,7 +230,7 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
 #else
 /* Portable: the same sums in the same order, as plain loops. */
 static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
-                        int add) {
+                        int add, real scale) {
   real acc[GEMM_MR][GEMM_NR];
   memset(acc, 0, sizeof acc);
   for (size_t p = 0; p < kc; p++, a += GEMM_MR, b += GEMM_NR)
@@ -231,7 +239,7 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
         acc[i][j] += a[i] * b[j];
   for (size_t i = 0; i < rows; i++)
     for (size_t j = 0; j < cols; j++)
-      c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+      c[i * ldc + j] = add ? c[i * ldc + j] + scale * acc[i][j] : scale * acc[i][j];
 }
 #endif
 
@@ -277,20 +285,20 @@ static real gemm_dot(size_t k, const real *x, const real *y) {
    product of one example): each row of C straight from the operands,
    along whichever of B's strides is 1. */
 static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                      size_t csb, real *c, size_t ldc, int add) {
+                      size_t csb, real *c, size_t ldc, int add, real scale) {
   for (size_t i = 0; i < m; i++) {
     real *ci = c + i * ldc;
     const real *ai = a + i * rsa;
     if (rsb == 1 && csa == 1) { /* rows of A by columns of B, both contiguous */
       for (size_t j = 0; j < n; j++)
-        ci[j] = add ? ci[j] + gemm_dot(k, ai, b + j * csb) : gemm_dot(k, ai, b + j * csb);
+        ci[j] = add ? ci[j] + scale * gemm_dot(k, ai, b + j * csb) : scale * gemm_dot(k, ai, b + j * csb);
       continue;
     }
     if (!add)
       for (size_t j = 0; j < n; j++)
         ci[j] = 0;
     for (size_t p = 0; p < k; p++) { /* a row of C at a time: contiguous when csb is 1 */
-      const real aip = ai[p * csa], *bp = b + p * rsb;
+      const real aip = scale * ai[p * csa], *bp = b + p * rsb;
       if (csb == 1)
         for (size_t j = 0; j < n; j++)
           ci[j] += aip * bp[j];
@@ -304,9 +312,9 @@ static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, s
 /* One thread's product: blocks of C, each from packed panels. PACK holds
    gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
-                        size_t rsb, size_t csb, real *c, size_t ldc, int add, real *pack) {
+                        size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
   if (m < GEMM_MR || k < 4) {
-    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add);
+    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale);
     return;
   }
   real *pack_b = pack + gemm_pack_a_size(m, k);
@@ -321,7 +329,7 @@ static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa,
         for (size_t jr = 0; jr < nc; jr += GEMM_NR)
           for (size_t ir = 0; ir < mc; ir += GEMM_MR)
             gemm_kernel(kc, pack + ir * kc, pack_b + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
-                        gemm_min(GEMM_MR, mc - ir), gemm_min(GEMM_NR, nc - jr), add || pc > 0);
+                        gemm_min(GEMM_MR, mc - ir), gemm_min(GEMM_NR, nc - jr), add || pc > 0, scale);
       }
     }
   }
@@ -334,7 +342,7 @@ static size_t gemm_max(size_t a, size_t b) { return a > b ? a : b; }
 /* The same product by the system's CBLAS: each operand has one stride of
    1, the other its leading dimension, transposed when its rows are the 1. */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                 size_t csb, real *c, size_t ldc, int add, real *pack) {
+                 size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
   (void)pack, (void)gemm_serial, (void)gemm_scratch;
   if (m == 0 || n == 0)
     return;
@@ -342,9 +350,9 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
   int lda = (int)(csa == 1 ? gemm_max(rsa, k) : gemm_max(csa, m));
   int ldb = (int)(csb == 1 ? gemm_max(rsb, n) : gemm_max(csb, k));
 #if NC_DOUBLE
-  cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
+  cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, scale, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
 #else
-  cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
+  cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, scale, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
 #endif
 }
 #else
@@ -354,7 +362,7 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
    the same cache line of panels, and every element sums in the same
    order whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                 size_t csb, real *c, size_t ldc, int add, real *pack) {
+                 size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
 #if NC_THREADS > 1 && defined(_OPENMP)
   if (m >= GEMM_MR && k >= 4 && n >= 2 * GEMM_NR && (double)m * (double)n * (double)k >= 65536.0) {
     size_t share = gemm_round_up((n + NC_THREADS - 1) / NC_THREADS, GEMM_NR);
@@ -364,11 +372,11 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
       size_t j0 = (size_t)t * share;
       if (j0 < n)
         gemm_serial(m, gemm_min(share, n - j0), k, a, rsa, csa, b + j0 * csb, rsb, csb, c + j0, ldc, add,
-                    pack + (size_t)t * each);
+                    scale, pack + (size_t)t * each);
     }
     return;
   }
 #endif
-  gemm_serial(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, pack);
+  gemm_serial(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, pack);
 }
 #endif

@@ -92,6 +92,12 @@ static void backward(const real *params, int batch, const real *inputs, const re
 /*@@ BACKWARD @@*/
 }
 
+/* The backward pass of an SGD step: as backward(), then the update. */
+static void sgd_backward(real *params, int batch, const real *inputs, const real *targets, real *ws, real *grads{{DIN_PARAM}},
+                         real lr) {
+/*@@ SGD_BACKWARD @@*/
+}
+
 real {{P}}_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
                   void *workspace) {
   real *ws = (real *)workspace;
@@ -115,6 +121,17 @@ real {{P}}_grad(const real *params, int batch, const real *inputs, const real *t
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < {{P}}_NUM_PARAMS; i++)
       grads[i] /= (real)batch;
+  return total / (real)batch;
+}
+
+real {{P}}_sgd_step(real *params, int batch, const real *inputs, const real *targets, real lr, real *grads,
+                   void *workspace) {
+  real *ws = (real *)workspace;
+  if (batch <= 0)
+    return 0;
+/*@@ SGD_ZERO @@*/
+  real total = forward(params, batch, inputs, targets, ws);
+  sgd_backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}}, lr);
   return total / (real)batch;
 }
 /*@@ EXTRA_IMPL @@*/

@@ -49,6 +49,15 @@ void {{P}}_init({{P}}_real *params, uint64_t seed);
    Writes nothing but grads and workspace; repeated calls give identical results. */
 {{P}}_real {{P}}_grad(const {{P}}_real *params, int batch, const {{P}}_real *inputs,
               const {{P}}_real *targets, {{P}}_real *grads, void *workspace);
+
+/* One step of plain SGD on the batch, params -= lr * d(mean loss)/d(params),
+   as {{P}}_grad and then that update do, up to rounding: a weight matrix whose
+   gradient is one product over the batch gets the product added to it
+   directly (W -= lr / batch * the sum of the examples' outer products),
+   with no pass over a gradient. Returns the mean loss before the step.
+   grads is scratch of {{P}}_NUM_PARAMS reals; targets must not be NULL. */
+{{P}}_real {{P}}_sgd_step({{P}}_real *params, int batch, const {{P}}_real *inputs,
+                  const {{P}}_real *targets, {{P}}_real lr, {{P}}_real *grads, void *workspace);
 /*@@ EXTRA_API @@*/
 
 #ifdef __cplusplus

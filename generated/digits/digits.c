@@ -68,7 +68,8 @@ void digits_init(real *params, uint64_t seed) {
 #define NC_BLAS 0
 /* ---- matrix products over the batch: a BLIS-style GEMM ----
 
-   C[i][j] (+)= sum_p A(i, p) B(p, j), with A(i, p) = a[i * rsa + p * csa]
+   C[i][j] (+)= s * sum_p A(i, p) B(p, j), s a scale (1 but for fused
+   updates: W -= lr / batch * dY^T X), with A(i, p) = a[i * rsa + p * csa]
    and B(p, j) = b[p * rsb + j * csb]: the strides say which operand is
    transposed, so one routine serves Y = X W^T, dX = dY W and dW += dY^T X.
    Blocks of A (MC x KC) and B (KC x NC) are copied into panels of MR rows
@@ -220,6 +221,7 @@ static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t 
 #define GEMM_LOAD _mm256_loadu_pd
 #define GEMM_STORE _mm256_storeu_pd
 #define GEMM_ADD _mm256_add_pd
+#define GEMM_MUL _mm256_mul_pd
 #define GEMM_FMA _mm256_fmadd_pd
 #define GEMM_ZERO _mm256_setzero_pd
 #define GEMM_SPLAT _mm256_broadcast_sd
@@ -229,6 +231,7 @@ enum { GEMM_W = 4 };
 #define GEMM_LOAD _mm256_loadu_ps
 #define GEMM_STORE _mm256_storeu_ps
 #define GEMM_ADD _mm256_add_ps
+#define GEMM_MUL _mm256_mul_ps
 #define GEMM_FMA _mm256_fmadd_ps
 #define GEMM_ZERO _mm256_setzero_ps
 #define GEMM_SPLAT _mm256_broadcast_ss
@@ -238,6 +241,7 @@ enum { GEMM_W = 8 };
    memory under some compilers. Row R of the block is cR0 and cR1. */
 #define GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define GEMM_DECLARE(R) GEMM_VEC c##R##0 = GEMM_ZERO(), c##R##1 = GEMM_ZERO();
+#define GEMM_SCALE(R) c##R##0 = GEMM_MUL(c##R##0, s), c##R##1 = GEMM_MUL(c##R##1, s);
 #define GEMM_PREFETCH(R)                                                                                              \
   _mm_prefetch((const char *)(c + R * ldc), _MM_HINT_T0);                                                             \
   _mm_prefetch((const char *)(c + R * ldc + GEMM_NR - 1), _MM_HINT_T0);
@@ -252,7 +256,7 @@ enum { GEMM_W = 8 };
   GEMM_STORE(out + R * ld + GEMM_W, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld + GEMM_W), c##R##1) : c##R##1);
 
 static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
-                        int add) {
+                        int add, real scale) {
   GEMM_ROWS(GEMM_PREFETCH) /* C's block, read or written after the loop */
   GEMM_ROWS(GEMM_DECLARE)
   size_t p = 0;
@@ -277,6 +281,10 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
     a += GEMM_MR;
     b += GEMM_NR;
   }
+  if (scale != 1) {
+    GEMM_VEC s = GEMM_SPLAT(&scale);
+    GEMM_ROWS(GEMM_SCALE)
+  }
   real tile[GEMM_MR * GEMM_NR];
   int whole = rows == GEMM_MR && cols == GEMM_NR;
   real *out = whole ? c : tile; /* a block at C's edge goes through a tile */
@@ -290,7 +298,7 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
 #else
 /* Portable: the same sums in the same order, as plain loops. */
 static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
-                        int add) {
+                        int add, real scale) {
   real acc[GEMM_MR][GEMM_NR];
   memset(acc, 0, sizeof acc);
   for (size_t p = 0; p < kc; p++, a += GEMM_MR, b += GEMM_NR)
@@ -299,7 +307,7 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
         acc[i][j] += a[i] * b[j];
   for (size_t i = 0; i < rows; i++)
     for (size_t j = 0; j < cols; j++)
-      c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+      c[i * ldc + j] = add ? c[i * ldc + j] + scale * acc[i][j] : scale * acc[i][j];
 }
 #endif
 
@@ -345,20 +353,20 @@ static real gemm_dot(size_t k, const real *x, const real *y) {
    product of one example): each row of C straight from the operands,
    along whichever of B's strides is 1. */
 static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                      size_t csb, real *c, size_t ldc, int add) {
+                      size_t csb, real *c, size_t ldc, int add, real scale) {
   for (size_t i = 0; i < m; i++) {
     real *ci = c + i * ldc;
     const real *ai = a + i * rsa;
     if (rsb == 1 && csa == 1) { /* rows of A by columns of B, both contiguous */
       for (size_t j = 0; j < n; j++)
-        ci[j] = add ? ci[j] + gemm_dot(k, ai, b + j * csb) : gemm_dot(k, ai, b + j * csb);
+        ci[j] = add ? ci[j] + scale * gemm_dot(k, ai, b + j * csb) : scale * gemm_dot(k, ai, b + j * csb);
       continue;
     }
     if (!add)
       for (size_t j = 0; j < n; j++)
         ci[j] = 0;
     for (size_t p = 0; p < k; p++) { /* a row of C at a time: contiguous when csb is 1 */
-      const real aip = ai[p * csa], *bp = b + p * rsb;
+      const real aip = scale * ai[p * csa], *bp = b + p * rsb;
       if (csb == 1)
         for (size_t j = 0; j < n; j++)
           ci[j] += aip * bp[j];
@@ -372,9 +380,9 @@ static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, s
 /* One thread's product: blocks of C, each from packed panels. PACK holds
    gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
-                        size_t rsb, size_t csb, real *c, size_t ldc, int add, real *pack) {
+                        size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
   if (m < GEMM_MR || k < 4) {
-    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add);
+    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale);
     return;
   }
   real *pack_b = pack + gemm_pack_a_size(m, k);
@@ -389,7 +397,7 @@ static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa,
         for (size_t jr = 0; jr < nc; jr += GEMM_NR)
           for (size_t ir = 0; ir < mc; ir += GEMM_MR)
             gemm_kernel(kc, pack + ir * kc, pack_b + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
-                        gemm_min(GEMM_MR, mc - ir), gemm_min(GEMM_NR, nc - jr), add || pc > 0);
+                        gemm_min(GEMM_MR, mc - ir), gemm_min(GEMM_NR, nc - jr), add || pc > 0, scale);
       }
     }
   }
@@ -402,7 +410,7 @@ static size_t gemm_max(size_t a, size_t b) { return a > b ? a : b; }
 /* The same product by the system's CBLAS: each operand has one stride of
    1, the other its leading dimension, transposed when its rows are the 1. */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                 size_t csb, real *c, size_t ldc, int add, real *pack) {
+                 size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
   (void)pack, (void)gemm_serial, (void)gemm_scratch;
   if (m == 0 || n == 0)
     return;
@@ -410,9 +418,9 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
   int lda = (int)(csa == 1 ? gemm_max(rsa, k) : gemm_max(csa, m));
   int ldb = (int)(csb == 1 ? gemm_max(rsb, n) : gemm_max(csb, k));
 #if NC_DOUBLE
-  cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
+  cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, scale, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
 #else
-  cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
+  cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, scale, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
 #endif
 }
 #else
@@ -422,7 +430,7 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
    the same cache line of panels, and every element sums in the same
    order whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                 size_t csb, real *c, size_t ldc, int add, real *pack) {
+                 size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
 #if NC_THREADS > 1 && defined(_OPENMP)
   if (m >= GEMM_MR && k >= 4 && n >= 2 * GEMM_NR && (double)m * (double)n * (double)k >= 65536.0) {
     size_t share = gemm_round_up((n + NC_THREADS - 1) / NC_THREADS, GEMM_NR);
@@ -432,12 +440,12 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
       size_t j0 = (size_t)t * share;
       if (j0 < n)
         gemm_serial(m, gemm_min(share, n - j0), k, a, rsa, csa, b + j0 * csb, rsb, csb, c + j0, ldc, add,
-                    pack + (size_t)t * each);
+                    scale, pack + (size_t)t * each);
     }
     return;
   }
 #endif
-  gemm_serial(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, pack);
+  gemm_serial(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, pack);
 }
 #endif
 
@@ -586,13 +594,13 @@ static real forward(const real *params, int batch, const real *inputs, const rea
   /* h      = relu(W1 @ x + b1)   ([32]) */
   /* W1 @ x, every example at once; the rest below */
   gemm((size_t)batch, 32, 64, inputs, digits_INPUT_SIZE, 1,
-       params, 1, 64, ws, WS_SIZE, 0, pack);
+       params, 1, 64, ws, WS_SIZE, 0, 1, pack);
   for (int b = 0; b < batch; b++)
     forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   /* logits = W2 @ h + b2   ([10]) */
   /* W2 @ h, every example at once; the rest below */
   gemm((size_t)batch, 10, 32, ws, WS_SIZE, 1,
-       params + 2080, 1, 32, ws + 32, WS_SIZE, 0, pack);
+       params + 2080, 1, 32, ws + 32, WS_SIZE, 0, 1, pack);
   for (int b = 0; b < batch; b++)
     forward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   if (!targets)
@@ -611,19 +619,48 @@ static void backward(const real *params, int batch, const real *inputs, const re
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   /* dL/dW2 = outer(dL/dlogits, h)   ([10, 32]) */
   gemm(10, 32, (size_t)batch, ws + 52, 1, WS_SIZE,
-       ws, WS_SIZE, 1, grads + 2080, 32, 1, pack);
+       ws, WS_SIZE, 1, grads + 2080, 32, 1, 1, pack);
   /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
   /* dL/db1 = dL/dh * (h > 0)   ([32]) */
   /* dL/dh, every example at once; the rest below */
   gemm((size_t)batch, 32, 10, ws + 52, WS_SIZE, 1,
-       params + 2080, 32, 1, ws + 62, WS_SIZE, 0, pack);
+       params + 2080, 32, 1, ws + 62, WS_SIZE, 0, 1, pack);
   for (int b = 0; b < batch; b++)
     backward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   /* dL/dW1 = outer(dL/db1, x)   ([32, 64]) */
   gemm(32, 64, (size_t)batch, ws + 62, 1, WS_SIZE,
-       inputs, digits_INPUT_SIZE, 1, grads, 64, 1, pack);
+       inputs, digits_INPUT_SIZE, 1, grads, 64, 1, 1, pack);
   for (int b = 0; b < batch; b++)
     backward_3(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+}
+
+/* The backward pass of an SGD step: as backward(), then the update. */
+static void sgd_backward(real *params, int batch, const real *inputs, const real *targets, real *ws, real *grads,
+                         real lr) {
+  real *pack = pack_of(ws, batch);
+  for (int b = 0; b < batch; b++)
+    backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+  /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
+  /* dL/db1 = dL/dh * (h > 0)   ([32]) */
+  /* dL/dh, every example at once; the rest below */
+  gemm((size_t)batch, 32, 10, ws + 52, WS_SIZE, 1,
+       params + 2080, 32, 1, ws + 62, WS_SIZE, 0, 1, pack);
+  for (int b = 0; b < batch; b++)
+    backward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+  for (int b = 0; b < batch; b++)
+    backward_3(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+  /* W1 -= lr / batch * (the sum of the examples' dL/dW1) */
+  gemm(32, 64, (size_t)batch, ws + 62, 1, WS_SIZE,
+       inputs, digits_INPUT_SIZE, 1, params, 64, 1, -lr / (real)batch, pack);
+  /* W2 -= lr / batch * (the sum of the examples' dL/dW2) */
+  gemm(10, 32, (size_t)batch, ws + 52, 1, WS_SIZE,
+       ws, WS_SIZE, 1, params + 2080, 32, 1, -lr / (real)batch, pack);
+  /* the other params, from their gradients in grads */
+  for (long i = 2048; i < 2080; i++)
+    params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
+  /* the other params, from their gradients in grads */
+  for (long i = 2400; i < 2410; i++)
+    params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
 }
 
 real digits_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
@@ -649,5 +686,17 @@ real digits_grad(const real *params, int batch, const real *inputs, const real *
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < digits_NUM_PARAMS; i++)
       grads[i] /= (real)batch;
+  return total / (real)batch;
+}
+
+real digits_sgd_step(real *params, int batch, const real *inputs, const real *targets, real lr, real *grads,
+                   void *workspace) {
+  real *ws = (real *)workspace;
+  if (batch <= 0)
+    return 0;
+  memset(grads + 2048, 0, sizeof(real) * 32);
+  memset(grads + 2400, 0, sizeof(real) * 10);
+  real total = forward(params, batch, inputs, targets, ws);
+  sgd_backward(params, batch, inputs, targets, ws, grads, lr);
   return total / (real)batch;
 }

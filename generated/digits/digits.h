@@ -50,6 +50,15 @@ digits_real digits_forward(const digits_real *params, int batch, const digits_re
 digits_real digits_grad(const digits_real *params, int batch, const digits_real *inputs,
               const digits_real *targets, digits_real *grads, void *workspace);
 
+/* One step of plain SGD on the batch, params -= lr * d(mean loss)/d(params),
+   as digits_grad and then that update do, up to rounding: a weight matrix whose
+   gradient is one product over the batch gets the product added to it
+   directly (W -= lr / batch * the sum of the examples' outer products),
+   with no pass over a gradient. Returns the mean loss before the step.
+   grads is scratch of digits_NUM_PARAMS reals; targets must not be NULL. */
+digits_real digits_sgd_step(digits_real *params, int batch, const digits_real *inputs,
+                  const digits_real *targets, digits_real lr, digits_real *grads, void *workspace);
+
 #ifdef __cplusplus
 }
 #endif

@@ -212,6 +212,16 @@ static void backward(const real *params, int batch, const real *inputs, const re
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
 }
 
+/* The backward pass of an SGD step: as backward(), then the update. */
+static void sgd_backward(real *params, int batch, const real *inputs, const real *targets, real *ws, real *grads,
+                         real lr) {
+  for (int b = 0; b < batch; b++)
+    backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+  /* the other params, from their gradients in grads */
+  for (long i = 0; i < 131; i++)
+    params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
+}
+
 real iris_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
                   void *workspace) {
   real *ws = (real *)workspace;
@@ -235,5 +245,16 @@ real iris_grad(const real *params, int batch, const real *inputs, const real *ta
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < iris_NUM_PARAMS; i++)
       grads[i] /= (real)batch;
+  return total / (real)batch;
+}
+
+real iris_sgd_step(real *params, int batch, const real *inputs, const real *targets, real lr, real *grads,
+                   void *workspace) {
+  real *ws = (real *)workspace;
+  if (batch <= 0)
+    return 0;
+  memset(grads + 0, 0, sizeof(real) * 131);
+  real total = forward(params, batch, inputs, targets, ws);
+  sgd_backward(params, batch, inputs, targets, ws, grads, lr);
   return total / (real)batch;
 }

@@ -50,6 +50,15 @@ iris_real iris_forward(const iris_real *params, int batch, const iris_real *inpu
 iris_real iris_grad(const iris_real *params, int batch, const iris_real *inputs,
               const iris_real *targets, iris_real *grads, void *workspace);
 
+/* One step of plain SGD on the batch, params -= lr * d(mean loss)/d(params),
+   as iris_grad and then that update do, up to rounding: a weight matrix whose
+   gradient is one product over the batch gets the product added to it
+   directly (W -= lr / batch * the sum of the examples' outer products),
+   with no pass over a gradient. Returns the mean loss before the step.
+   grads is scratch of iris_NUM_PARAMS reals; targets must not be NULL. */
+iris_real iris_sgd_step(iris_real *params, int batch, const iris_real *inputs,
+                  const iris_real *targets, iris_real lr, iris_real *grads, void *workspace);
+
 #ifdef __cplusplus
 }
 #endif

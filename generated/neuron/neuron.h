@@ -50,6 +50,15 @@ neuron_real neuron_forward(const neuron_real *params, int batch, const neuron_re
 neuron_real neuron_grad(const neuron_real *params, int batch, const neuron_real *inputs,
               const neuron_real *targets, neuron_real *grads, void *workspace);
 
+/* One step of plain SGD on the batch, params -= lr * d(mean loss)/d(params),
+   as neuron_grad and then that update do, up to rounding: a weight matrix whose
+   gradient is one product over the batch gets the product added to it
+   directly (W -= lr / batch * the sum of the examples' outer products),
+   with no pass over a gradient. Returns the mean loss before the step.
+   grads is scratch of neuron_NUM_PARAMS reals; targets must not be NULL. */
+neuron_real neuron_sgd_step(neuron_real *params, int batch, const neuron_real *inputs,
+                  const neuron_real *targets, neuron_real lr, neuron_real *grads, void *workspace);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,6 +50,15 @@ xor_real xor_forward(const xor_real *params, int batch, const xor_real *inputs,
 xor_real xor_grad(const xor_real *params, int batch, const xor_real *inputs,
               const xor_real *targets, xor_real *grads, void *workspace);
 
+/* One step of plain SGD on the batch, params -= lr * d(mean loss)/d(params),
+   as xor_grad and then that update do, up to rounding: a weight matrix whose
+   gradient is one product over the batch gets the product added to it
+   directly (W -= lr / batch * the sum of the examples' outer products),
+   with no pass over a gradient. Returns the mean loss before the step.
+   grads is scratch of xor_NUM_PARAMS reals; targets must not be NULL. */
+xor_real xor_sgd_step(xor_real *params, int batch, const xor_real *inputs,
+                  const xor_real *targets, xor_real lr, xor_real *grads, void *workspace);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,7 +36,7 @@ typedef struct {
 
 /* One product C (m x n, ldc = n + 3 to test the stride) against double
    sums; the error allowed grows with k, as float rounding does. */
-static void check_product(size_t m, size_t n, size_t k, Layout l, int add) {
+static void check_product_scaled(size_t m, size_t n, size_t k, Layout l, int add, real scale) {
   size_t lda = (l.trans_a ? m : k) + 1, ldb = (l.trans_b ? k : n) + 2, ldc = n + 3;
   size_t rows_a = l.trans_a ? k : m, rows_b = l.trans_b ? n : k;
   real *a = malloc(sizeof(real) * (rows_a * lda + 1)), *b = malloc(sizeof(real) * (rows_b * ldb + 1));
@@ -51,25 +51,30 @@ static void check_product(size_t m, size_t n, size_t k, Layout l, int add) {
     c[i] = before[i] = random_real();
   size_t rsa = l.trans_a ? 1 : lda, csa = l.trans_a ? lda : 1;
   size_t rsb = l.trans_b ? 1 : ldb, csb = l.trans_b ? ldb : 1;
-  gemm(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, pack);
+  gemm(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, pack);
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < ldc; j++) {
       if (j >= n) { /* the gap between rows is not C's */
         assert_true(c[i * ldc + j] == before[i * ldc + j]);
         continue;
       }
-      double want = add ? before[i * ldc + j] : 0, scale = fabs(want);
+      double sum = 0, size = add ? fabs(before[i * ldc + j]) : 0;
       for (size_t p = 0; p < k; p++) {
-        double term = (double)a[i * rsa + p * csa] * (double)b[p * rsb + j * csb];
-        want += term;
-        scale += fabs(term);
+        double term = (double)scale * (double)a[i * rsa + p * csa] * (double)b[p * rsb + j * csb];
+        sum += term;
+        size += fabs(term);
       }
+      double want = (add ? before[i * ldc + j] : 0) + sum;
       double got = c[i * ldc + j];
-      if (fabs(got - want) > 4e-7 * (scale + 1) * sqrt((double)k + 1))
+      if (fabs(got - want) > 4e-7 * (size + 1) * sqrt((double)k + 1))
         fail_msg("%zux%zux%zu trans_a %d trans_b %d add %d: C[%zu][%zu] = %.9g, want %.9g", m, n, k, l.trans_a,
                  l.trans_b, add, i, j, got, want);
     }
   free(a), free(b), free(c), free(before), free(pack);
+}
+
+static void check_product(size_t m, size_t n, size_t k, Layout l, int add) {
+  check_product_scaled(m, n, k, l, add, 1);
 }
 
 static const Layout layouts[] = {{false, false}, {false, true}, {true, false}, {true, true}};
@@ -106,6 +111,16 @@ static void wide_product(void **state) {
   check_product(40, 131, 30, layouts[2], 1); /* a share that ends inside a panel */
 }
 
+/* A scale, as fused SGD updates use: every path multiplies by it. */
+static void scaled_products(void **state) {
+  (void)state;
+  for (size_t l = 0; l < 4; l++) {
+    check_product_scaled(2, 40, 30, layouts[l], 1, -0.25f);  /* rows, dot or axpy */
+    check_product_scaled(40, 33, 30, layouts[l], 1, -0.25f); /* panels, edge blocks */
+    check_product_scaled(13, 17, 300, layouts[l], 0, 3.0f);  /* two KC blocks */
+  }
+}
+
 /* k = 0 is an empty sum: C becomes 0, or stays as it was. */
 static void empty_sum(void **state) {
   (void)state;
@@ -137,7 +152,7 @@ int main(void) {
 #endif
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(small_sizes), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
-      cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough),
+      cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough), cmocka_unit_test(scaled_products),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -299,6 +299,63 @@ static void layers_threads_and_blas(void **state) {
   free(ws);
 }
 
+/* ---- P_sgd_step: P_grad and the update, in one ---- */
+
+/* params - lr * grads, as a user of P_grad writes it. */
+static void sgd_by_hand(double *params, const double *grads, int n, double lr) {
+  for (int i = 0; i < n; i++)
+    params[i] -= lr * grads[i];
+}
+
+/* Nothing fused (no product over the batch): the same bits as P_grad and
+   the update; the loss is the loss before the step. */
+static void sgd_step_without_products(void **state) {
+  (void)state;
+  double params[16], by_hand[16], grads[16], scratch[16], ws[64];
+  classifier_init(params, 5);
+  memcpy(by_hand, params, sizeof params);
+  const double x[] = {0.1, -0.4, 2, 1, 1, -1}, labels[] = {3, 1};
+  double before = classifier_forward(params, 2, x, labels, NULL, ws);
+  double loss = classifier_grad(by_hand, 2, x, labels, grads, ws);
+  sgd_by_hand(by_hand, grads, 16, 0.5);
+  double step_loss = classifier_sgd_step(params, 2, x, labels, 0.5, scratch, ws);
+  assert_memory_equal(&step_loss, &loss, sizeof loss);
+  assert_close(step_loss, before, 1e-15);
+  assert_memory_equal(params, by_hand, sizeof params);
+  assert_true(classifier_forward(params, 2, x, labels, NULL, ws) < before); /* a step downhill */
+}
+
+/* Weight matrices updated by their products: the same as P_grad and the
+   update up to rounding, the biases through grads; on two threads, the same bits. */
+static void sgd_step_with_products(void **state) {
+  (void)state;
+  enum { B = 64, IN = layers_INPUT_SIZE, NP = layers_NUM_PARAMS };
+  static double params[NP], by_hand[NP], threaded[NP], x[B * IN], labels[B], grads[NP], scratch[NP];
+  size_t size = layers_workspace_size(B) > layers_threads_workspace_size(B) ? layers_workspace_size(B)
+                                                                          : layers_threads_workspace_size(B);
+  void *ws = malloc(size);
+  assert_non_null(ws);
+  layers_init(params, 6);
+  for (int i = 0; i < B * IN; i++)
+    x[i] = sin(1.3 * i);
+  for (int b = 0; b < B; b++)
+    labels[b] = (b * 3) % 10;
+  memcpy(by_hand, params, sizeof params);
+  memcpy(threaded, params, sizeof params);
+  double loss = layers_grad(by_hand, B, x, labels, grads, ws);
+  sgd_by_hand(by_hand, grads, NP, 0.1);
+  double step_loss = layers_sgd_step(params, B, x, labels, 0.1, scratch, ws);
+  double threaded_loss = layers_threads_sgd_step(threaded, B, x, labels, 0.1, scratch, ws);
+  assert_close(step_loss, loss, 1e-15);
+  for (int i = 0; i < NP; i++)
+    assert_close(params[i], by_hand[i], 1e-15);
+  assert_memory_equal(&threaded_loss, &step_loss, sizeof loss);
+  assert_memory_equal(threaded, params, sizeof params);
+  double after = layers_forward(params, B, x, labels, NULL, ws);
+  assert_true(after < loss);
+  free(ws);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(neuron_worked_example),   cmocka_unit_test(neuron_input_gradient),
@@ -307,7 +364,8 @@ int main(void) {
       cmocka_unit_test(classifier_forward_outputs),      cmocka_unit_test(classifier_bad_class),
       cmocka_unit_test(classifier_grad_is_pure), cmocka_unit_test(classifier_fractional_class),
       cmocka_unit_test(bce_at_the_edges),        cmocka_unit_test(layers_batch_is_mean_of_examples),
-      cmocka_unit_test(layers_threads_and_blas),
+      cmocka_unit_test(layers_threads_and_blas), cmocka_unit_test(sgd_step_without_products),
+      cmocka_unit_test(sgd_step_with_products),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
