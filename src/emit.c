@@ -166,7 +166,7 @@ static const char *const reserved_words[] = {
 
 /* Macro families of the same headers: M_PI, FP_NAN, HUGE_VAL, INT64_MAX, ... */
 static const char *const reserved_prefixes[] = {"M_", "FP_", "HUGE_", "MATH_", "INT", "UINT", "SIZE_", "PTRDIFF_",
-                                                "WCHAR_", "WINT_", "SIG_ATOMIC_"};
+                                                "WCHAR_", "WINT_", "SIG_ATOMIC_", "GEMM_", "NC_", "WS_", "DIN_", "_mm"};
 
 /* Names taken by a family of macros (M_PI, UINT64_MAX) or by C itself
    (_X, __x): no suffix frees them, so they get a prefix. */
@@ -1242,11 +1242,22 @@ static bool emitted_here(const Emit *E, int id) {
   return E->live[id] && !is_leaf(E, id) && E->mat[id];
 }
 
+/* Does C code TEXT name WORD outside its comments? */
 static bool mentions(const char *text, const char *word, size_t len) {
-  for (const char *p = text; (p = strstr(p, word)); p++)
-    if ((p == text || !ident_char(p[-1])) && !ident_char(p[len]))
-      return true;
-  return false;
+  char *code = strdup(text);
+  if (!code)
+    fatal("out of memory");
+  for (char *p = code; (p = strstr(p, "/*"));) { /* comments become spaces */
+    char *end = strstr(p + 2, "*/");
+    char *stop = end ? end + 2 : p + strlen(p);
+    memset(p, ' ', (size_t)(stop - p));
+    p = stop;
+  }
+  bool found = false;
+  for (const char *p = code; !found && (p = strstr(p, word)); p++)
+    found = (p == code || !ident_char(p[-1])) && !ident_char(p[len]);
+  free(code);
+  return found;
 }
 
 /* BODY, after a line that voids the function's PARAMS (space-separated)
@@ -1531,48 +1542,6 @@ static void call_segment(Emit *E, int k) {
   E->indent--;
 }
 
-static int fused_update(const Emit *E, int leaf);
-
-/* The end of sgd_backward(): the fused updates, W += -lr / batch * G^T X,
-   then params -= lr * gradient for the others, runs of params at a time. */
-static void write_updates(Emit *E) {
-  const Program *p = E->g->program;
-  for (int i = 0; i < p->nsyms; i++) {
-    int leaf = E->leaf_of[i];
-    int m = leaf >= 0 && p->syms[i]->kind == SYM_PARAM ? fused_update(E, leaf) : -1;
-    if (m < 0)
-      continue;
-    comment_text(E, arena_printf(E->a, "%s -= lr / batch * (the sum of the examples' %s)", p->syms[i]->name,
-                                 graph_expr_string(E->g, m, 0)));
-    GemmCall c = gemm_call(E, m, m);
-    emitf(E, "gemm(%s, %s, %s, %s, %s, %s,\n", c.m, c.n, c.k, c.a, c.rsa, c.csa);
-    emitf(E, "     %s, %s, %s, %s, %s, 1, -lr / (real)batch, pack);\n", c.b, c.rsb, c.csb,
-          plus(E, "params", leaf_offset(E, leaf)), c.ldc);
-  }
-  long from = -1, off = 0;
-  for (int i = 0; i <= p->nsyms; i++) {
-    bool through_grads = false;
-    long size = 0;
-    if (i < p->nsyms && p->syms[i]->kind == SYM_PARAM) {
-      size = symbol_size(p->syms[i]);
-      through_grads = E->leaf_of[i] < 0 || fused_update(E, E->leaf_of[i]) < 0;
-    } else if (i < p->nsyms) {
-      continue;
-    }
-    if (through_grads && from < 0)
-      from = off;
-    if (!through_grads && from >= 0) {
-      comment_text(E, "the other params, from their gradients in grads");
-      emitf(E, "for (long i = %ld; i < %ld; i++)\n", from, off);
-      emitf(E, "  params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);\n");
-      from = -1;
-    }
-    off += size;
-  }
-  if (program_size(p, SYM_PARAM) == 0)
-    emitf(E, "(void)lr;\n");
-}
-
 /* A param whose whole gradient is one outer product over the batch: an
    SGD step adds the product to the param itself. The node, or -1. */
 static int fused_update(const Emit *E, int leaf) {
@@ -1580,45 +1549,216 @@ static int fused_update(const Emit *E, int leaf) {
   return adj >= 0 && E->gemm[adj] && node(E, adj)->op == OP_OUTER && E->grad_of[adj] == leaf ? adj : -1;
 }
 
-/* The body of forward() (PH FWD), backward() or, with SGD, sgd_backward():
-   each segment and product in turn. sgd_backward leaves out the fused
-   updates until the end, when nothing reads the params any more, and then
-   applies them and the other params' gradients, from grads. */
-static char *driver_body(Emit *E, Phase ph, bool sgd) {
-  char *text;
+/* ---- steps of a driver: written one by one, then assembled ---- */
+
+/* A driver's steps, each the text of a segment's loop or a product's
+   call, and its group (emit_group, 3 for the SGD updates). */
+typedef struct {
+  char **text;
+  int *group;
+  int n, cap;
+  char *buf; /* the step being written */
   size_t size;
-  E->out = open_memstream(&text, &size);
+} Steps;
+
+static void step_begin(Emit *E, Steps *st) {
+  E->out = open_memstream(&st->buf, &st->size);
   E->indent = 1;
   E->at_line_start = true;
-  bool products = false;
-  for (int id = 0; id < E->g->n; id++)
-    products = products || (E->gemm[id] && phase(E, id) == ph);
-  if (products)
-    emitf(E, "real *pack = pack_of(ws, batch);\n");
-  if (ph == FWD)
-    emitf(E, "real total = 0;\n");
+}
+
+static void step_end(Emit *E, Steps *st, int group) {
+  fclose(E->out);
+  if (st->n == st->cap) {
+    st->cap = st->cap ? 2 * st->cap : 32;
+    char **text = arena_array(E->a, char *, st->cap);
+    int *groups = arena_array(E->a, int, st->cap);
+    if (st->n) {
+      memcpy(text, st->text, sizeof(char *) * (size_t)st->n);
+      memcpy(groups, st->group, sizeof(int) * (size_t)st->n);
+    }
+    st->text = text, st->group = groups;
+  }
+  st->text[st->n] = arena_strdup(E->a, st->buf);
+  st->group[st->n++] = group;
+  free(st->buf);
+}
+
+/* The steps at the end of backward() for an SGD step: the fused updates,
+   W += -lr / batch * G^T X, then params -= lr * gradient for the others,
+   runs of params at a time. UPDATE is the params, written. */
+static void update_steps(Emit *E, Steps *st) {
+  const Program *p = E->g->program;
+  for (int i = 0; i < p->nsyms; i++) {
+    int leaf = E->leaf_of[i];
+    int m = leaf >= 0 && p->syms[i]->kind == SYM_PARAM ? fused_update(E, leaf) : -1;
+    if (m < 0)
+      continue;
+    step_begin(E, st);
+    comment_text(E, arena_printf(E->a, "%s -= lr / batch * (the sum of the examples' %s)", p->syms[i]->name,
+                                 graph_expr_string(E->g, m, 0)));
+    GemmCall c = gemm_call(E, m, m);
+    emitf(E, "gemm(%s, %s, %s, %s, %s, %s,\n", c.m, c.n, c.k, c.a, c.rsa, c.csa);
+    emitf(E, "     %s, %s, %s, %s, %s, 1, -lr / (real)batch, pack);\n", c.b, c.rsb, c.csb,
+          plus(E, "update", leaf_offset(E, leaf)), c.ldc);
+    step_end(E, st, 3);
+  }
+  long from = -1, off = 0;
+  step_begin(E, st);
+  for (int i = 0; i <= p->nsyms; i++) {
+    bool through_grads = false;
+    long size = 0;
+    if (i < p->nsyms && p->syms[i]->kind != SYM_PARAM)
+      continue;
+    if (i < p->nsyms) {
+      size = symbol_size(p->syms[i]);
+      through_grads = E->leaf_of[i] < 0 || fused_update(E, E->leaf_of[i]) < 0;
+    }
+    if (through_grads && from < 0)
+      from = off;
+    if (!through_grads && from >= 0) {
+      comment_text(E, "the other params, from their gradients in grads");
+      emitf(E, "for (long i = %ld; i < %ld; i++)\n", from, off);
+      emitf(E, "  update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);\n");
+      from = -1;
+    }
+    off += size;
+  }
+  if (program_size(p, SYM_PARAM) == 0)
+    emitf(E, "(void)update, (void)lr;\n");
+  step_end(E, st, 3);
+}
+
+/* A driver's steps: each segment and product in turn. For an SGD step
+   (update not NULL), backward() leaves out the fused updates until the
+   end, when nothing reads the params any more, and then applies them and
+   the other params' gradients, from grads. */
+static Steps driver_steps(Emit *E, Phase ph) {
+  Steps st = {0};
   int last = -1;
   for (int group = ph == FWD ? 0 : 2; group <= (ph == FWD ? 1 : 2); group++) {
-    if (group == 1 && E->target_dep[E->g->loss])
-      emitf(E, "if (!targets)\n  return 0;\n");
     for (int id = 0; id < E->g->n; id++) {
       if (!emitted_here(E, id) || emit_group(E, id) != group)
         continue;
-      bool deferred = sgd && E->grad_of[id] >= 0 && fused_update(E, E->grad_of[id]) == id;
-      if (by_gemm(E, id) && !deferred)
+      bool deferred = E->grad_of[id] >= 0 && fused_update(E, E->grad_of[id]) == id;
+      if (by_gemm(E, id)) {
+        step_begin(E, &st);
+        if (deferred) {
+          emitf(E, "if (!update) {\n");
+          E->indent++;
+        }
         write_gemm(E, id);
-      if (E->seg[id] >= 0 && E->seg[id] != last)
+        if (deferred) {
+          E->indent--;
+          emitf(E, "}\n");
+        }
+        step_end(E, &st, group);
+      }
+      if (E->seg[id] >= 0 && E->seg[id] != last) {
+        step_begin(E, &st);
         call_segment(E, last = E->seg[id]);
+        step_end(E, &st, group);
+      }
     }
   }
   int final = ph == FWD ? E->final_fwd : E->final_bwd;
-  if (final != last)
+  if (final != last) {
+    step_begin(E, &st);
     call_segment(E, final);
+    step_end(E, &st, ph == FWD ? 1 : 2);
+  }
+  if (ph == BWD)
+    update_steps(E, &st);
+  return st;
+}
+
+/* A driver runs at most this many steps itself; more go to functions of
+   their own, each of this many, so no function grows with the model (the
+   C compiler's time grows faster than a function's size). */
+enum { MAX_DRIVER_STEPS = 24 };
+
+/* The steps [FROM, TO) of ST as a function of their own, into PARTS. */
+static const char *write_part(Emit *E, Phase ph, Steps *st, int from, int to, FILE *parts, int number) {
+  const char *name = arena_printf(E->a, "%s_steps_%d", ph == FWD ? "forward" : "backward", number);
+  char *body;
+  size_t size;
+  FILE *out = open_memstream(&body, &size);
   if (ph == FWD)
-    emitf(E, "return total;\n");
-  if (sgd)
-    write_updates(E);
-  fclose(E->out);
+    fputs("  real total = 0;\n", out);
+  for (int k = from; k < to; k++)
+    fputs(st->text[k], out);
+  if (ph == FWD)
+    fputs("  return total;\n", out);
+  fclose(out);
+  const char *params = ph == FWD              ? "params batch inputs targets ws pack"
+                       : E->o->input_grads    ? "params batch inputs targets ws grads din update lr pack"
+                                              : "params batch inputs targets ws grads update lr pack";
+  char *checked = void_unused(E, body, params);
+  if (ph == FWD)
+    fprintf(parts,
+            "NC_NOINLINE static real %s(const real *params, int batch, const real *inputs, const real *targets,\n"
+            "                          real *ws, real *pack) {\n%s}\n\n",
+            name, checked);
+  else
+    fprintf(parts,
+            "NC_NOINLINE static void %s(const real *params, int batch, const real *inputs, const real *targets,\n"
+            "                           real *ws, real *grads%s, real *update, real lr, real *pack) {\n%s}\n\n",
+            name, E->o->input_grads ? ", real *din" : "", checked);
+  free(checked);
+  return name;
+}
+
+/* The body of forward() (PH FWD) or backward(); the functions of its
+   steps, if it has too many to run itself, go to PARTS. */
+static char *driver_body(Emit *E, Phase ph, FILE *parts, int *nparts) {
+  Steps st = driver_steps(E, ph);
+  bool products = false;
+  for (int id = 0; id < E->g->n; id++)
+    products = products || (E->gemm[id] && phase(E, id) == ph);
+  bool split = st.n > MAX_DRIVER_STEPS;
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  if (products)
+    fputs("  real *pack = pack_of(ws, batch);\n", out);
+  else if (split)
+    fputs("  real *pack = NULL;\n", out);
+  if (ph == FWD)
+    fputs("  real total = 0;\n", out);
+  bool check_targets = ph == FWD && E->target_dep[E->g->loss];
+  bool updates_started = false;
+  for (int k = 0; k < st.n;) {
+    int group = st.group[k];
+    if (group == 1 && check_targets) {
+      fputs("  if (!targets)\n    return 0;\n", out);
+      check_targets = false;
+    }
+    if (group == 3 && !updates_started) {
+      fputs("  if (!update)\n    return;\n", out);
+      updates_started = true;
+    }
+    int end = k + 1;
+    while (end < st.n && st.group[end] == group)
+      end++;
+    if (!split) {
+      for (; k < end; k++)
+        fputs(st.text[k], out);
+      continue;
+    }
+    for (int from = k; from < end; from += MAX_DRIVER_STEPS) {
+      int to = from + MAX_DRIVER_STEPS < end ? from + MAX_DRIVER_STEPS : end;
+      const char *name = write_part(E, ph, &st, from, to, parts, ++*nparts);
+      if (ph == FWD)
+        fprintf(out, "  total += %s(params, batch, inputs, targets, ws, pack);\n", name);
+      else
+        fprintf(out, "  %s(params, batch, inputs, targets, ws, grads%s, update, lr, pack);\n", name,
+                E->o->input_grads ? ", din" : "");
+    }
+    k = end;
+  }
+  if (ph == FWD)
+    fputs("  return total;\n", out);
+  fclose(out);
   return text;
 }
 
@@ -1944,7 +2084,7 @@ static char *input_grads_api(const Emit *E, bool impl) {
       "    return 0;\n"
       "  memset(input_grads, 0, sizeof(real) * (size_t)batch * %s_INPUT_SIZE);\n"
       "  real total = forward(params, batch, inputs, targets, ws);\n"
-      "  backward(params, batch, inputs, targets, ws, grads, input_grads);\n"
+      "  backward(params, batch, inputs, targets, ws, grads, input_grads, NULL, 0);\n"
       "  if (batch > 1) {\n"
       "    for (long i = 0; i < %s_NUM_PARAMS; i++)\n"
       "      grads[i] /= (real)batch;\n"
@@ -1977,9 +2117,22 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   analyse(&E);
   /* Bodies first: they decide which helpers exist. */
   char *segments = segments_block(&E);
-  char *forward = driver_body(&E, FWD, false);
-  char *backward = driver_body(&E, BWD, false);
-  char *sgd_backward = driver_body(&E, BWD, true);
+  char *parts;
+  size_t parts_size;
+  FILE *parts_out = open_memstream(&parts, &parts_size);
+  int nparts = 0;
+  char *forward = driver_body(&E, FWD, parts_out, &nparts);
+  char *backward = driver_body(&E, BWD, parts_out, &nparts);
+  fclose(parts_out);
+  if (nparts) {
+    char *with_macro = arena_printf(&arena,
+                                    "/* The steps of large passes, a function each: no function grows with the model. */\n"
+                                    "#ifdef __GNUC__\n#define NC_NOINLINE __attribute__((noinline))\n#else\n"
+                                    "#define NC_NOINLINE\n#endif\n\n%s",
+                                    parts);
+    free(parts);
+    parts = strdup(with_macro);
+  }
   char *sgd_zero = sgd_zero_block(&E);
   char *outputs = outputs_body(&E);
   char *pack = pack_block(&E);
@@ -2023,7 +2176,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"PACK", pack},
       {"GEMM", gemm},
       {"SEGMENTS", segments},
-      {"SGD_BACKWARD", sgd_backward},
+      {"PARTS", parts},
       {"SGD_ZERO", sgd_zero},
       {"EXTRA_API", input_grads_api(&E, false)},
       {"EXTRA_IMPL", input_grads_api(&E, true)},
@@ -2049,7 +2202,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   }
   free(text);
   free(segments), free(forward), free(outputs), free(backward), free(helpers), free(params), free(init);
-  free(pack), free(gemm), free(sgd_backward), free(sgd_zero);
+  free(pack), free(gemm), free(sgd_zero), free(parts);
   arena_free(&arena);
 }
 

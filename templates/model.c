@@ -77,6 +77,7 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
 
 /* ---- batches ---- */
 
+/*@@ PARTS @@*/
 /* The forward pass of every example, the products over the whole batch
    between the per-example steps: the values the backward pass and the
    outputs need go to ws. Returns the sum of the examples' losses; with
@@ -86,16 +87,13 @@ static real forward(const real *params, int batch, const real *inputs, const rea
 }
 
 /* The backward pass from the forward values in ws: adds every example's
-   gradient to grads{{DIN_DOC}}. */
+   gradient to grads{{DIN_DOC}}. For an SGD step, update is the params
+   (params, writable): the weights whose gradient is one product over the
+   batch get lr / batch times it subtracted, the others lr times their
+   mean gradient from grads, once nothing reads them any more. */
 static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
-                     real *grads{{DIN_PARAM}}) {
+                     real *grads{{DIN_PARAM}}, real *update, real lr) {
 /*@@ BACKWARD @@*/
-}
-
-/* The backward pass of an SGD step: as backward(), then the update. */
-static void sgd_backward(real *params, int batch, const real *inputs, const real *targets, real *ws, real *grads{{DIN_PARAM}},
-                         real lr) {
-/*@@ SGD_BACKWARD @@*/
 }
 
 real {{P}}_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
@@ -117,7 +115,7 @@ real {{P}}_grad(const real *params, int batch, const real *inputs, const real *t
   if (batch <= 0)
     return 0;
   real total = forward(params, batch, inputs, targets, ws);
-  backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}});
+  backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}}, NULL, 0);
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < {{P}}_NUM_PARAMS; i++)
       grads[i] /= (real)batch;
@@ -131,7 +129,7 @@ real {{P}}_sgd_step(real *params, int batch, const real *inputs, const real *tar
     return 0;
 /*@@ SGD_ZERO @@*/
   real total = forward(params, batch, inputs, targets, ws);
-  sgd_backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}}, lr);
+  backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}}, params, lr);
   return total / (real)batch;
 }
 /*@@ EXTRA_IMPL @@*/

@@ -611,15 +611,20 @@ static real forward(const real *params, int batch, const real *inputs, const rea
 }
 
 /* The backward pass from the forward values in ws: adds every example's
-   gradient to grads. */
+   gradient to grads. For an SGD step, update is the params
+   (params, writable): the weights whose gradient is one product over the
+   batch get lr / batch times it subtracted, the others lr times their
+   mean gradient from grads, once nothing reads them any more. */
 static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
-                     real *grads) {
+                     real *grads, real *update, real lr) {
   real *pack = pack_of(ws, batch);
   for (int b = 0; b < batch; b++)
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
-  /* dL/dW2 = outer(dL/dlogits, h)   ([10, 32]) */
-  gemm(10, 32, (size_t)batch, ws + 52, 1, WS_SIZE,
-       ws, WS_SIZE, 1, grads + 2080, 32, 1, 1, pack);
+  if (!update) {
+    /* dL/dW2 = outer(dL/dlogits, h)   ([10, 32]) */
+    gemm(10, 32, (size_t)batch, ws + 52, 1, WS_SIZE,
+         ws, WS_SIZE, 1, grads + 2080, 32, 1, 1, pack);
+  }
   /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
   /* dL/db1 = dL/dh * (h > 0)   ([32]) */
   /* dL/dh, every example at once; the rest below */
@@ -627,40 +632,27 @@ static void backward(const real *params, int batch, const real *inputs, const re
        params + 2080, 32, 1, ws + 62, WS_SIZE, 0, 1, pack);
   for (int b = 0; b < batch; b++)
     backward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
-  /* dL/dW1 = outer(dL/db1, x)   ([32, 64]) */
-  gemm(32, 64, (size_t)batch, ws + 62, 1, WS_SIZE,
-       inputs, digits_INPUT_SIZE, 1, grads, 64, 1, 1, pack);
+  if (!update) {
+    /* dL/dW1 = outer(dL/db1, x)   ([32, 64]) */
+    gemm(32, 64, (size_t)batch, ws + 62, 1, WS_SIZE,
+         inputs, digits_INPUT_SIZE, 1, grads, 64, 1, 1, pack);
+  }
   for (int b = 0; b < batch; b++)
     backward_3(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
-}
-
-/* The backward pass of an SGD step: as backward(), then the update. */
-static void sgd_backward(real *params, int batch, const real *inputs, const real *targets, real *ws, real *grads,
-                         real lr) {
-  real *pack = pack_of(ws, batch);
-  for (int b = 0; b < batch; b++)
-    backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
-  /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
-  /* dL/db1 = dL/dh * (h > 0)   ([32]) */
-  /* dL/dh, every example at once; the rest below */
-  gemm((size_t)batch, 32, 10, ws + 52, WS_SIZE, 1,
-       params + 2080, 32, 1, ws + 62, WS_SIZE, 0, 1, pack);
-  for (int b = 0; b < batch; b++)
-    backward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
-  for (int b = 0; b < batch; b++)
-    backward_3(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+  if (!update)
+    return;
   /* W1 -= lr / batch * (the sum of the examples' dL/dW1) */
   gemm(32, 64, (size_t)batch, ws + 62, 1, WS_SIZE,
-       inputs, digits_INPUT_SIZE, 1, params, 64, 1, -lr / (real)batch, pack);
+       inputs, digits_INPUT_SIZE, 1, update, 64, 1, -lr / (real)batch, pack);
   /* W2 -= lr / batch * (the sum of the examples' dL/dW2) */
   gemm(10, 32, (size_t)batch, ws + 52, 1, WS_SIZE,
-       ws, WS_SIZE, 1, params + 2080, 32, 1, -lr / (real)batch, pack);
+       ws, WS_SIZE, 1, update + 2080, 32, 1, -lr / (real)batch, pack);
   /* the other params, from their gradients in grads */
   for (long i = 2048; i < 2080; i++)
-    params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
+    update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
   /* the other params, from their gradients in grads */
   for (long i = 2400; i < 2410; i++)
-    params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
+    update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
 }
 
 real digits_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
@@ -682,7 +674,7 @@ real digits_grad(const real *params, int batch, const real *inputs, const real *
   if (batch <= 0)
     return 0;
   real total = forward(params, batch, inputs, targets, ws);
-  backward(params, batch, inputs, targets, ws, grads);
+  backward(params, batch, inputs, targets, ws, grads, NULL, 0);
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < digits_NUM_PARAMS; i++)
       grads[i] /= (real)batch;
@@ -697,6 +689,6 @@ real digits_sgd_step(real *params, int batch, const real *inputs, const real *ta
   memset(grads + 2048, 0, sizeof(real) * 32);
   memset(grads + 2400, 0, sizeof(real) * 10);
   real total = forward(params, batch, inputs, targets, ws);
-  sgd_backward(params, batch, inputs, targets, ws, grads, lr);
+  backward(params, batch, inputs, targets, ws, grads, params, lr);
   return total / (real)batch;
 }

@@ -205,21 +205,19 @@ static real forward(const real *params, int batch, const real *inputs, const rea
 }
 
 /* The backward pass from the forward values in ws: adds every example's
-   gradient to grads. */
+   gradient to grads. For an SGD step, update is the params
+   (params, writable): the weights whose gradient is one product over the
+   batch get lr / batch times it subtracted, the others lr times their
+   mean gradient from grads, once nothing reads them any more. */
 static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
-                     real *grads) {
+                     real *grads, real *update, real lr) {
   for (int b = 0; b < batch; b++)
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
-}
-
-/* The backward pass of an SGD step: as backward(), then the update. */
-static void sgd_backward(real *params, int batch, const real *inputs, const real *targets, real *ws, real *grads,
-                         real lr) {
-  for (int b = 0; b < batch; b++)
-    backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
+  if (!update)
+    return;
   /* the other params, from their gradients in grads */
   for (long i = 0; i < 131; i++)
-    params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
+    update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
 }
 
 real iris_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
@@ -241,7 +239,7 @@ real iris_grad(const real *params, int batch, const real *inputs, const real *ta
   if (batch <= 0)
     return 0;
   real total = forward(params, batch, inputs, targets, ws);
-  backward(params, batch, inputs, targets, ws, grads);
+  backward(params, batch, inputs, targets, ws, grads, NULL, 0);
   if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
     for (long i = 0; i < iris_NUM_PARAMS; i++)
       grads[i] /= (real)batch;
@@ -255,6 +253,6 @@ real iris_sgd_step(real *params, int batch, const real *inputs, const real *targ
     return 0;
   memset(grads + 0, 0, sizeof(real) * 131);
   real total = forward(params, batch, inputs, targets, ws);
-  sgd_backward(params, batch, inputs, targets, ws, grads, lr);
+  backward(params, batch, inputs, targets, ws, grads, params, lr);
   return total / (real)batch;
 }

@@ -10,6 +10,7 @@
 #include "layers.h"
 #include "layers_blas.h"
 #include "layers_threads.h"
+#include "many_layers.h"
 #include "neuron.h"
 #include "sigmoid_neuron.h"
 
@@ -356,6 +357,40 @@ static void sgd_step_with_products(void **state) {
   free(ws);
 }
 
+/* Forty layers: the passes run their steps in parts, and still give what
+   the examples give one by one; P_sgd_step still takes the same step. */
+static void many_layers_in_parts(void **state) {
+  (void)state;
+  enum { B = 9, IN = many_layers_INPUT_SIZE, NP = many_layers_NUM_PARAMS };
+  static double params[NP], stepped[NP], x[B * IN], y[B * IN], grads[NP], one[NP], mean[NP];
+  void *ws = malloc(many_layers_workspace_size(B));
+  assert_non_null(ws);
+  many_layers_init(params, 8);
+  for (int i = 0; i < B * IN; i++) {
+    x[i] = sin(0.9 * i);
+    y[i] = 0.5 * cos(0.4 * i);
+  }
+  double loss = many_layers_grad(params, B, x, y, grads, ws), mean_loss = 0;
+  for (int b = 0; b < B; b++) {
+    mean_loss += many_layers_grad(params, 1, x + b * IN, y + b * IN, one, ws) / B;
+    for (int i = 0; i < NP; i++)
+      mean[i] += one[i] / B;
+  }
+  assert_close(loss, mean_loss, 1e-13);
+  double norm = 0;
+  for (int i = 0; i < NP; i++) {
+    assert_close(grads[i], mean[i], 1e-13);
+    norm += fabs(grads[i]);
+  }
+  assert_true(norm > 1e-3);
+  memcpy(stepped, params, sizeof params);
+  double step_loss = many_layers_sgd_step(stepped, B, x, y, 0.2, one, ws);
+  assert_close(step_loss, loss, 1e-15);
+  for (int i = 0; i < NP; i++)
+    assert_close(stepped[i], params[i] - 0.2 * grads[i], 1e-15);
+  free(ws);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(neuron_worked_example),   cmocka_unit_test(neuron_input_gradient),
@@ -365,7 +400,7 @@ int main(void) {
       cmocka_unit_test(classifier_grad_is_pure), cmocka_unit_test(classifier_fractional_class),
       cmocka_unit_test(bce_at_the_edges),        cmocka_unit_test(layers_batch_is_mean_of_examples),
       cmocka_unit_test(layers_threads_and_blas), cmocka_unit_test(sgd_step_without_products),
-      cmocka_unit_test(sgd_step_with_products),
+      cmocka_unit_test(sgd_step_with_products),   cmocka_unit_test(many_layers_in_parts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
