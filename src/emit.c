@@ -61,6 +61,7 @@ typedef struct {
   int final_fwd, final_bwd; /* the segments that return the loss and add the last gradients */
   bool *seg_adds;   /* per segment: adds into grads, so examples must take turns */
   bool any_gemm;
+  int uses_mathf; /* float code calls nc_expf (1) or nc_tanhf (2) */
   const char **cname;
   const char **grad_name; /* per node (leaves in wrt): the name of its gradient pointer */
   const char **taken;
@@ -89,12 +90,20 @@ static int threads(const Emit *E) { return E->o->threads > 1 ? E->o->threads : 1
 
 static bool ident_char(char c);
 
-/* The math functions of C99 that generated code calls, which have float
-   twins (expf): a float build calls those, so no double is computed. */
-static const char *const math_functions[] = {"exp", "log", "sqrt", "fabs", "tanh", "sin", "cos", "pow", "log1p", "fmax"};
+/* The math functions of C99 that generated code calls and their float
+   twins: a float build calls those, so no double is computed. exp and
+   tanh become inline arithmetic (templates/mathf.c), which the compiler
+   can vectorize and which is faster than libm's calls. */
+static const struct {
+  const char *name, *twin;
+} math_functions[] = {{"exp", "nc_expf"}, {"log", "logf"},   {"sqrt", "sqrtf"},   {"fabs", "fabsf"},
+                      {"tanh", "nc_tanhf"}, {"sin", "sinf"}, {"cos", "cosf"},     {"pow", "powf"},
+                      {"log1p", "log1pf"},  {"fmax", "fmaxf"}};
 
-/* TEXT with each math function call renamed to its float twin. */
-static char *float_math(const char *text) {
+/* TEXT with each math function call renamed to its float twin; the
+   twins of templates/mathf.c it calls are marked in *TWINS (1: nc_expf,
+   2: nc_tanhf). */
+static char *float_math(const char *text, int *twins) {
   char *out;
   size_t size;
   FILE *f = open_memstream(&out, &size);
@@ -106,10 +115,16 @@ static char *float_math(const char *text) {
       fputc(*p++, f);
       continue;
     }
-    fwrite(p, 1, len, f);
+    const char *twin = NULL;
     for (size_t k = 0; k < sizeof math_functions / sizeof math_functions[0]; k++)
-      if (strlen(math_functions[k]) == len && strncmp(p, math_functions[k], len) == 0 && p[len] == '(')
-        fputc('f', f);
+      if (strlen(math_functions[k].name) == len && strncmp(p, math_functions[k].name, len) == 0 && p[len] == '(')
+        twin = math_functions[k].twin;
+    if (twin) {
+      fputs(twin, f);
+      *twins |= strcmp(twin, "nc_expf") == 0 ? 1 : strcmp(twin, "nc_tanhf") == 0 ? 2 : 0;
+    } else {
+      fwrite(p, 1, len, f);
+    }
     p += len;
   }
   fclose(f);
@@ -128,7 +143,7 @@ __attribute__((format(printf, 2, 3))) static void emitf(Emit *E, const char *fmt
   vsnprintf(text, (size_t)len + 1, fmt, ap);
   va_end(ap);
   if (!E->o->dbl) {
-    char *renamed = float_math(text);
+    char *renamed = float_math(text, &E->uses_mathf);
     free(text);
     text = renamed;
   }
@@ -1837,7 +1852,7 @@ static char *helpers_block(Emit *E) {
       fputs(", real b", out);
     if (count_uses_in(scalar, 'i'))
       fputs(", long i", out);
-    char *body = E->o->dbl ? strdup(scalar) : float_math(scalar);
+    char *body = E->o->dbl ? strdup(scalar) : float_math(scalar, &E->uses_mathf);
     fprintf(out, ") { return %s; }\n", body);
     free(body);
   }
@@ -1986,6 +2001,13 @@ void emit_target_classes(FILE *f, const Program *p) {
       fprintf(f, "%d, ", s->nclass);
   }
   fputs("0", f);
+}
+
+/* The float exp and tanh of templates/mathf.c, where the code calls them. */
+static const char *mathf_block(const Emit *E, Arena *a) {
+  if (!E->uses_mathf)
+    return "";
+  return arena_printf(a, "%s%s", E->uses_mathf & 2 ? "#define NC_USES_TANHF\n" : "", template_text("mathf.c"));
 }
 
 /* The matrix product of templates/gemm.c, for the build's precision; nothing without products over the batch. */
@@ -2181,6 +2203,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"EXTRA_API", input_grads_api(&E, false)},
       {"EXTRA_IMPL", input_grads_api(&E, true)},
       {"HELPERS", helpers},
+      {"MATHF", mathf_block(&E, &arena)},
       {"PARAM_INFO", params},
       {"INIT", init},
       {"FORWARD", forward},

@@ -19,6 +19,7 @@ const {{P}}_param_info {{P}}_params[] = {
 #define WS_SIZE ((size_t){{WS_SIZE}})
 #define DIN_SIZE ((size_t){{DIN_SIZE}})
 
+/*@@ MATHF @@*/
 /*@@ HELPERS @@*/
 
 /* ---- random numbers for initialization: splitmix64, then Box-Muller ---- */
