@@ -221,6 +221,10 @@ static void gemm_pack_a(size_t mc, size_t kc, const real *a, size_t rsa, size_t 
     if (rows == GEMM_MR && csa == 1) /* rows of A along p: eight steps at a time */
       for (; p + 8 <= kc; p += 8)
         gemm_rows8(a + r * rsa + p, rsa, pack + p * GEMM_MR);
+    if (rows == GEMM_MR && rsa == 1) /* A^T stored row-major: a step is MR contiguous reals */
+      for (; p < kc; p++)
+        for (size_t i = 0; i < GEMM_MR; i++)
+          pack[p * GEMM_MR + i] = a[r + i + p * csa];
     for (; p < kc; p++) {
       for (size_t i = 0; i < rows; i++)
         pack[p * GEMM_MR + i] = a[(r + i) * rsa + p * csa];
