@@ -62,6 +62,8 @@ typedef struct {
   bool *seg_adds;   /* per segment: adds into grads, so examples must take turns */
   bool any_gemm;
   int uses_mathf; /* float code calls nc_expf (1) or nc_tanhf (2) */
+  int *with_softmax; /* per cross_entropy: the backward pass's softmax of its logits, computed with it, or -1 */
+  bool *early;       /* a backward softmax computed in the forward pass, by its cross_entropy */
   const char **cname;
   const char **grad_name; /* per node (leaves in wrt): the name of its gradient pointer */
   const char **taken;
@@ -425,6 +427,25 @@ static void decide_gemms(Emit *E) {
     E->any_gemm = E->any_gemm || E->gemm[id];
 }
 
+/* softmax(z) of the backward pass (the p of p - onehot(c)) is computed by
+   the forward pass's cross_entropy(z, c), which finds the same max and sum:
+   one pass over the logits instead of two. */
+static void decide_early_softmax(Emit *E) {
+  const Graph *g = E->g;
+  for (int ce = 0; ce < g->nforward; ce++) {
+    E->with_softmax[ce] = -1;
+    if (!E->live[ce] || g->nodes[ce].op != OP_CROSS_ENTROPY || !E->mat[ce])
+      continue;
+    for (int sm = g->nforward; sm < g->n; sm++)
+      if (E->live[sm] && E->mat[sm] && g->nodes[sm].op == OP_SOFTMAX && g->nodes[sm].in[0] == g->nodes[ce].in[0] &&
+          E->grad_of[sm] < 0 && !E->early[sm]) {
+        E->with_softmax[ce] = sm;
+        E->early[sm] = true;
+        break;
+      }
+  }
+}
+
 /* Is node ID computed by gemm(), alone or as the product fused into it? */
 static bool by_gemm(const Emit *E, int id) { return E->gemm[id] || (E->fused[id] >= 0 && E->gemm[E->fused[id]]); }
 
@@ -450,7 +471,7 @@ static void assign_segments(Emit *E) {
   for (int group = 0; group < 3; group++) {
     bool open = false;
     for (int id = 0; id < g->n; id++) {
-      if (!emitted_here(E, id) || emit_group(E, id) != group)
+      if (!emitted_here(E, id) || emit_group(E, id) != group || E->early[id])
         continue;
       if (E->gemm[id]) {
         open = false;
@@ -477,6 +498,9 @@ static void assign_segments(Emit *E) {
   }
   E->nsegs = cur + 1;
   E->seg_adds = arena_array(E->a, bool, E->nsegs);
+  for (int ce = 0; ce < g->nforward; ce++)
+    if (E->with_softmax[ce] >= 0)
+      E->seg[E->with_softmax[ce]] = E->seg[ce];
 }
 
 /* The segment whose code reads a value where node USER computes it: an
@@ -1087,21 +1111,47 @@ static void emit_sum(Emit *E, int id) {
   emitf(E, "}\n");
 }
 
-/* zmax = max(x), zsum = sum(exp(x - zmax)): the start of every stable softmax. */
-static void max_and_sum(Emit *E, int x) {
-  long count = size_of(E, x);
+/* zmax = max(x) */
+static void find_max(Emit *E, int x) {
   emitf(E, "real zmax = %s;\n", ref(E, x, "0"));
-  emitf(E, "for (int i = 1; i < %ld; i++)\n", count);
+  emitf(E, "for (int i = 1; i < %ld; i++)\n", size_of(E, x));
   E->indent++;
   emitf(E, "if (%s > zmax)\n", ref(E, x, "i"));
   E->indent++;
   emitf(E, "zmax = %s;\n", ref(E, x, "i"));
   E->indent -= 2;
+}
+
+/* zmax = max(x), zsum = sum(exp(x - zmax)): the start of every stable softmax. */
+static void max_and_sum(Emit *E, int x) {
+  long count = size_of(E, x);
+  find_max(E, x);
   emitf(E, "real zsum = 0;\n");
   open_loop(E, "i", count);
   emitf(E, "\n");
   E->indent++;
   emitf(E, "zsum += exp(%s - zmax);\n", ref(E, x, "i"));
+  E->indent--;
+}
+
+/* zmax and zsum as max_and_sum, and P = softmax(x) for the backward pass,
+   each exp(x - zmax) computed once: kept in P, then divided by zsum. */
+static void max_sum_softmax(Emit *E, int x, int p) {
+  long count = size_of(E, x);
+  find_max(E, x);
+  comment_text(E, arena_printf(E->a, "%s, for the backward pass", graph_expr_string(E->g, p, 0)));
+  emitf(E, "real zsum = 0;\n");
+  open_loop(E, "i", count);
+  emitf(E, " {\n");
+  E->indent++;
+  emitf(E, "%sexp(%s - zmax);\n", store(E, p, "i"), ref(E, x, "i"));
+  emitf(E, "zsum += %s[i];\n", E->cname[p]);
+  E->indent--;
+  emitf(E, "}\n");
+  open_loop(E, "i", count);
+  emitf(E, "\n");
+  E->indent++;
+  emitf(E, "%s[i] /= zsum;\n", E->cname[p]);
   E->indent--;
 }
 
@@ -1173,7 +1223,11 @@ static void emit_cross_entropy(Emit *E, int id) {
   declare_scalar(E, id);
   emitf(E, "{\n");
   E->indent++;
-  max_and_sum(E, z);
+  int p = E->with_softmax[id];
+  if (p >= 0)
+    max_sum_softmax(E, z, p);
+  else
+    max_and_sum(E, z);
   const Symbol *ts = node(E, t)->sym;
   if (ts && ts->nclass) {
     /* Tested as a real first: casting a NaN or out-of-range value is undefined. */
@@ -1403,7 +1457,7 @@ static char *segment_function(Emit *E, int k) {
   memset(E->grad_used, 0, sizeof(bool) * (size_t)E->g->n);
   for (int group = 0; group < 3; group++)
     for (int id = 0; id < E->g->n; id++)
-      if (E->seg[id] == k && emit_group(E, id) == group)
+      if (E->seg[id] == k && emit_group(E, id) == group && !E->early[id])
         emit_node(E, id);
   if (k == E->final_fwd)
     emitf(E, "return %s;\n", ref(E, E->g->loss, "0"));
@@ -1653,7 +1707,7 @@ static Steps driver_steps(Emit *E, Phase ph) {
   int last = -1;
   for (int group = ph == FWD ? 0 : 2; group <= (ph == FWD ? 1 : 2); group++) {
     for (int id = 0; id < E->g->n; id++) {
-      if (!emitted_here(E, id) || emit_group(E, id) != group)
+      if (!emitted_here(E, id) || emit_group(E, id) != group || E->early[id])
         continue;
       bool deferred = E->grad_of[id] >= 0 && fused_update(E, E->grad_of[id]) == id;
       if (by_gemm(E, id)) {
@@ -2071,6 +2125,9 @@ static void analyse(Emit *E) {
   decide_gradients(E);
   mark_varying(E);
   decide_gemms(E);
+  E->with_softmax = arena_array(E->a, int, n);
+  E->early = arena_array(E->a, bool, n);
+  decide_early_softmax(E);
   mark_target_dependence(E);
   mark_read_later(E);
   assign_segments(E);
