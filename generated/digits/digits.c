@@ -225,12 +225,11 @@ static void gemm_pack_a(size_t mc, size_t kc, const real *a, size_t rsa, size_t 
       for (; p < kc; p++)
         for (size_t i = 0; i < GEMM_MR; i++)
           pack[p * GEMM_MR + i] = a[r + i + p * csa];
-    for (; p < kc; p++) {
+    if (rows < GEMM_MR) /* the last panel: zero, then its rows */
+      memset(pack, 0, sizeof(real) * GEMM_MR * kc);
+    for (; p < kc; p++)
       for (size_t i = 0; i < rows; i++)
         pack[p * GEMM_MR + i] = a[(r + i) * rsa + p * csa];
-      for (size_t i = rows; i < GEMM_MR; i++)
-        pack[p * GEMM_MR + i] = 0;
-    }
     pack += GEMM_MR * kc;
   }
 }
@@ -245,12 +244,11 @@ static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t 
         for (size_t j = 0; j < GEMM_NR; j++)
           pack[p * GEMM_NR + j] = b[p * rsb + q + j];
     } else if (csb == 1 || rsb != 1) {
-      for (size_t p = 0; p < kc; p++) {
+      if (cols < GEMM_NR) /* the last panel: zero, then its columns */
+        memset(pack, 0, sizeof(real) * GEMM_NR * kc);
+      for (size_t p = 0; p < kc; p++)
         for (size_t j = 0; j < cols; j++)
           pack[p * GEMM_NR + j] = b[p * rsb + (q + j) * csb];
-        for (size_t j = cols; j < GEMM_NR; j++)
-          pack[p * GEMM_NR + j] = 0;
-      }
     } else { /* B^T stored row-major: along its rows, eight by eight where whole */
       size_t p = 0;
       if (cols == GEMM_NR)
