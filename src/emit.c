@@ -1653,6 +1653,30 @@ static void step_end(Emit *E, Steps *st, int group) {
   free(st->buf);
 }
 
+/* The runs of params that an SGD step takes through grads, all but the
+   fused updates, as offsets [FROM[r], TO[r]); returns how many. */
+static int grad_runs(Emit *E, long **from, long **to) {
+  const Program *p = E->g->program;
+  *from = arena_array(E->a, long, p->nsyms + 1);
+  *to = arena_array(E->a, long, p->nsyms + 1);
+  int runs = 0;
+  bool open = false;
+  long off = 0;
+  for (int i = 0; i < p->nsyms; i++) {
+    if (p->syms[i]->kind != SYM_PARAM)
+      continue;
+    bool through_grads = E->leaf_of[i] < 0 || fused_update(E, E->leaf_of[i]) < 0;
+    if (through_grads && !open)
+      (*from)[runs] = off, open = true;
+    if (!through_grads && open)
+      (*to)[runs++] = off, open = false;
+    off += symbol_size(p->syms[i]);
+  }
+  if (open)
+    (*to)[runs++] = off;
+  return runs;
+}
+
 /* The steps at the end of backward() for an SGD step: the fused updates,
    W += -lr / batch * G^T X, then params -= lr * gradient for the others,
    runs of params at a time. UPDATE is the params, written. */
@@ -1672,26 +1696,13 @@ static void update_steps(Emit *E, Steps *st) {
           plus(E, "update", leaf_offset(E, leaf)), c.ldc);
     step_end(E, st, 3);
   }
-  long from = -1, off = 0;
+  long *from, *to;
+  int runs = grad_runs(E, &from, &to);
   step_begin(E, st);
-  for (int i = 0; i <= p->nsyms; i++) {
-    bool through_grads = false;
-    long size = 0;
-    if (i < p->nsyms && p->syms[i]->kind != SYM_PARAM)
-      continue;
-    if (i < p->nsyms) {
-      size = symbol_size(p->syms[i]);
-      through_grads = E->leaf_of[i] < 0 || fused_update(E, E->leaf_of[i]) < 0;
-    }
-    if (through_grads && from < 0)
-      from = off;
-    if (!through_grads && from >= 0) {
-      comment_text(E, "the other params, from their gradients in grads");
-      emitf(E, "for (long i = %ld; i < %ld; i++)\n", from, off);
-      emitf(E, "  update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);\n");
-      from = -1;
-    }
-    off += size;
+  for (int r = 0; r < runs; r++) {
+    comment_text(E, "the other params, from their gradients in grads");
+    emitf(E, "for (long i = %ld; i < %ld; i++)\n", from[r], to[r]);
+    emitf(E, "  update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);\n");
   }
   if (program_size(p, SYM_PARAM) == 0)
     emitf(E, "(void)update, (void)lr;\n");
@@ -1836,25 +1847,10 @@ static char *sgd_zero_block(Emit *E) {
   char *text;
   size_t size;
   FILE *out = open_memstream(&text, &size);
-  const Program *p = E->g->program;
-  long from = -1, off = 0;
-  for (int i = 0; i <= p->nsyms; i++) {
-    bool through_grads = false;
-    long n = 0;
-    if (i < p->nsyms && p->syms[i]->kind != SYM_PARAM)
-      continue;
-    if (i < p->nsyms) {
-      n = symbol_size(p->syms[i]);
-      through_grads = E->leaf_of[i] < 0 || fused_update(E, E->leaf_of[i]) < 0;
-    }
-    if (through_grads && from < 0)
-      from = off;
-    if (!through_grads && from >= 0) {
-      fprintf(out, "  memset(grads + %ld, 0, sizeof(real) * %ld);\n", from, off - from);
-      from = -1;
-    }
-    off += n;
-  }
+  long *from, *to;
+  int runs = grad_runs(E, &from, &to);
+  for (int r = 0; r < runs; r++)
+    fprintf(out, "  memset(grads + %ld, 0, sizeof(real) * %ld);\n", from[r], to[r] - from[r]);
   fclose(out);
   return text;
 }
