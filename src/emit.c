@@ -339,11 +339,19 @@ static void mark_target_dependence(Emit *E) {
   }
 }
 
-/* An adjoint that nothing else reads is computed straight into its leaf's gradient. */
+/* An adjoint that nothing else reads is computed straight into its leaf's
+   gradient. One that is two leaves' adjoint (W @ x + V @ x gives dW = dV)
+   is kept, and each adds it to its own. */
 static void decide_gradients(Emit *E) {
+  int *leaves = arena_array(E->a, int, E->g->n);
+  for (int i = 0; i < E->bw->nwrt; i++) {
+    int adj = E->bw->adjoint[E->bw->wrt[i]];
+    if (adj >= 0)
+      leaves[adj]++;
+  }
   for (int i = 0; i < E->bw->nwrt; i++) {
     int leaf = E->bw->wrt[i], adj = E->bw->adjoint[leaf];
-    if (adj >= E->g->nforward && E->uses[adj] == 0 && E->mat[adj] && E->grad_of[adj] < 0)
+    if (adj >= E->g->nforward && E->uses[adj] == 0 && E->mat[adj] && leaves[adj] == 1)
       E->grad_of[adj] = leaf;
   }
 }

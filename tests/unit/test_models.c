@@ -12,6 +12,7 @@
 #include "layers_threads.h"
 #include "many_layers.h"
 #include "neuron.h"
+#include "shared_adjoint.h"
 #include "sigmoid_neuron.h"
 
 static void assert_close(double actual, double expected, double tol) {
@@ -391,6 +392,36 @@ static void many_layers_in_parts(void **state) {
   free(ws);
 }
 
+/* ---- leaves that share an adjoint ---- */
+
+/* dW = dV and dp = dq are one node each: both gradients get it, and dp
+   is the slope of the mean loss, by central differences. */
+static void shared_adjoints(void **state) {
+  (void)state;
+  enum { B = 2, IN = shared_adjoint_INPUT_SIZE, TG = shared_adjoint_TARGET_SIZE, NP = shared_adjoint_NUM_PARAMS };
+  double params[NP], grads[NP], inputs[B * IN], targets[B * TG], din[B * IN], ws[256];
+  assert_true(shared_adjoint_workspace_size(B) <= sizeof ws);
+  shared_adjoint_init(params, 3);
+  for (int i = 0; i < B * IN; i++)
+    inputs[i] = sin(1.7 * i + 0.3);
+  for (int i = 0; i < B * TG; i++)
+    targets[i] = cos(0.9 * i);
+  shared_adjoint_grad_inputs(params, B, inputs, targets, grads, din, ws);
+  assert_memory_equal(grads, grads + 6, 6 * sizeof(double)); /* dW = dV */
+  for (int b = 0; b < B; b++) {
+    assert_memory_equal(din + b * IN + 3, din + b * IN + 5, 2 * sizeof(double)); /* dp = dq */
+    for (int j = 0; j < IN; j++) {
+      double *v = &inputs[b * IN + j], saved = *v, h = 1e-6;
+      *v = saved + h;
+      double up = shared_adjoint_forward(params, B, inputs, targets, NULL, ws);
+      *v = saved - h;
+      double down = shared_adjoint_forward(params, B, inputs, targets, NULL, ws);
+      *v = saved;
+      assert_close(din[b * IN + j], (up - down) / (2 * h), 1e-8);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(neuron_worked_example),   cmocka_unit_test(neuron_input_gradient),
@@ -401,6 +432,7 @@ int main(void) {
       cmocka_unit_test(bce_at_the_edges),        cmocka_unit_test(layers_batch_is_mean_of_examples),
       cmocka_unit_test(layers_threads_and_blas), cmocka_unit_test(sgd_step_without_products),
       cmocka_unit_test(sgd_step_with_products),   cmocka_unit_test(many_layers_in_parts),
+      cmocka_unit_test(shared_adjoints),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
