@@ -31,27 +31,37 @@ all: $(BUILD)/netc
 
 # ---- tools: a fresh Debian machine needs nothing but make ----
 
-MISSING := $(if $(shell command -v flex),,flex) $(if $(shell command -v bison),,bison) \
-           $(if $(wildcard /usr/include/cmocka.h),,libcmocka-dev) \
-           $(if $(wildcard /usr/include/x86_64-linux-gnu/cblas.h /usr/include/cblas.h /usr/include/*/cblas.h),,libopenblas-dev)
-MISSING := $(strip $(MISSING))
+# The compiler needs flex and bison; the tests need cmocka, and OpenBLAS
+# for the tests of --blas. Each list is installed when it is first needed.
+BUILD_PKGS := $(strip $(if $(shell command -v flex),,flex) $(if $(shell command -v bison),,bison))
+TEST_PKGS := $(strip $(if $(wildcard /usr/include/cmocka.h),,libcmocka-dev) \
+               $(if $(wildcard /usr/include/cblas.h /usr/include/*/cblas.h),,libopenblas-dev))
+
+# $(call install,PACKAGES,WHAT): apt-get them as root, else say how and stop.
+define install
+	@if [ -n "$(1)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "netc: installing $(1) for $(2)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null || exit 1; \
+	  else \
+	    echo "missing for $(2): $(1). Install them with:"; \
+	    echo "  sudo apt-get install $(1)"; \
+	    exit 1; \
+	  fi; \
+	fi
+endef
 
 $(BUILD)/.deps:
 	@mkdir -p $(BUILD)
-ifneq ($(MISSING),)
-	@if [ "$$(id -u)" = 0 ]; then \
-	  echo "netc: installing $(MISSING)"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(MISSING) >/dev/null || exit 1; \
-	else \
-	  echo "netc needs: $(MISSING). Install them with:"; \
-	  echo "  sudo apt-get install $(MISSING)"; \
-	  exit 1; \
-	fi
-endif
+	$(call install,$(BUILD_PKGS),netc's build)
 	@touch $@
 
-deps: $(BUILD)/.deps
+$(BUILD)/.test-deps: | $(BUILD)/.deps
+	$(call install,$(TEST_PKGS),the tests)
+	@touch $@
+
+deps: $(BUILD)/.deps $(BUILD)/.test-deps
 
 # ---- the compiler ----
 
@@ -95,7 +105,7 @@ $(BUILD)/netc: $(BUILD)/main.o $(LIB_OBJS)
 
 # ---- tests ----
 
-$(BUILD)/tests/%.o: tests/unit/%.c $(BUILD)/parser.h
+$(BUILD)/tests/%.o: tests/unit/%.c $(BUILD)/parser.h | $(BUILD)/.test-deps
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c -o $@ $<
 
@@ -111,7 +121,7 @@ $(BUILD)/gen/%.c: tests/models/%.net $(BUILD)/netc
 $(BUILD)/gen/%.h: $(BUILD)/gen/%.c
 	@test -f $@
 
-$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c | $(BUILD)/.test-deps
 	$(CC) $(CFLAGS) -std=c99 -Wall -Wextra -pedantic -Werror -c -o $@ $<
 
 # The layers model again, split over two threads and through CBLAS:
@@ -163,20 +173,11 @@ check:
 
 # ---- benchmarks: bench/bench.py against PyTorch and OpenBLAS ----
 
-BENCH_PKGS := $(if $(wildcard /usr/include/x86_64-linux-gnu/cblas.h /usr/include/cblas.h /usr/include/openblas/cblas.h),,libopenblas-dev) \
-              $(if $(shell /usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes),,python3-torch)
-BENCH_PKGS := $(strip $(BENCH_PKGS))
+BENCH_PKGS := $(strip $(if $(wildcard /usr/include/cblas.h /usr/include/*/cblas.h),,libopenblas-dev) \
+              $(if $(shell /usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes),,python3-torch))
 
 bench: $(BUILD)/netc
-ifneq ($(BENCH_PKGS),)
-	@if [ "$$(id -u)" = 0 ]; then \
-	  echo "netc: installing $(BENCH_PKGS) for the benchmarks"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_PKGS) >/dev/null || exit 1; \
-	else \
-	  echo "the benchmarks need: $(BENCH_PKGS). Install them with:"; \
-	  echo "  sudo apt-get install $(BENCH_PKGS)"; exit 1; \
-	fi
-endif
+	$(call install,$(BENCH_PKGS),the benchmarks)
 	BUILD=$(BUILD) /usr/bin/python3 bench/bench.py
 
 # netc itself under valgrind: every stage on the examples and the gradcheck

@@ -179,6 +179,8 @@ static const char *const reserved_words[] = {
     /* macros of math.h, stdint.h, stddef.h and string.h (more by prefix below) */
     "INFINITY", "isfinite", "isinf", "isnan", "isnormal", "signbit", "fpclassify", "isgreater", "isgreaterequal",
     "isless", "islessequal", "islessgreater", "isunordered", "math_errhandling", "offsetof", "expf", "logf",
+    /* stdlib.h's, which C++'s math.h includes */
+    "RAND_MAX", "EXIT_FAILURE", "EXIT_SUCCESS", "MB_CUR_MAX",
     "sqrtf", "fabsf", "tanhf", "sinf", "cosf", "powf", "log1pf", "fmaxf"};
 
 /* Macro families of the same headers: M_PI, FP_NAN, HUGE_VAL, INT64_MAX, ... */
@@ -2253,7 +2255,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"WS_SIZE", arena_printf(&arena, "%ld", E.ws_size)},
       {"DIN_SIZE", arena_printf(&arena, "%d", din)},
       {"DIN_PARAM", o->input_grads ? ", real *din" : ""},
-      {"DIN_DOC", o->input_grads ? ", and each example's input gradient to its row of din" : ""},
+      {"DIN_DOC", o->input_grads ? "\n   Each example's input gradient goes to its row of din." : ""},
       {"DIN_SCRATCH", o->input_grads ? ", input_grad_scratch(ws, batch)" : ""},
       {"PACK_SIZE", E.any_gemm ? " + pack_size(n) + 64 / sizeof(real)" : ""},
       {"PACK", pack},

@@ -220,7 +220,7 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
   real tile[GEMM_MR * GEMM_NR];
   int whole = rows == GEMM_MR && cols == GEMM_NR;
   real *out = whole ? c : tile; /* a block at C's edge goes through a tile */
-  size_t ld = whole ? ldc : GEMM_NR;
+  size_t ld = whole ? ldc : (size_t)GEMM_NR;
   int add_here = whole && add;
   GEMM_ROWS(GEMM_PUT)
   for (size_t i = 0; !whole && i < rows; i++)

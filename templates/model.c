@@ -57,6 +57,18 @@ void {{P}}_init(real *params, uint64_t seed) {
 /*@@ INIT @@*/
 }
 
+/* ---- one example: the code between two products over the batch ---- */
+
+/*@@ SEGMENTS @@*/
+/* The outputs of the example whose forward values are in ws. */
+static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
+/*@@ OUTPUTS @@*/
+}
+
+/* ---- batches ---- */
+
+/* From here on no name of the model's appears: the headers of the matrix
+   product (immintrin.h, cblas.h) may define macros of any name. */
 /*@@ GEMM @@*/
 /* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * {{P}}_INPUT_SIZE; }
@@ -68,16 +80,6 @@ size_t {{P}}_workspace_size(int batch) {
   return (n * (WS_SIZE + DIN_SIZE){{PACK_SIZE}}) * sizeof(real);
 }
 
-/* ---- one example: the code between two products over the batch ---- */
-
-/*@@ SEGMENTS @@*/
-/* The outputs of the example whose forward values are in ws. */
-static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
-/*@@ OUTPUTS @@*/
-}
-
-/* ---- batches ---- */
-
 /*@@ PARTS @@*/
 /* The forward pass of every example, the products over the whole batch
    between the per-example steps: the values the backward pass and the
@@ -88,7 +90,7 @@ static real forward(const real *params, int batch, const real *inputs, const rea
 }
 
 /* The backward pass from the forward values in ws: adds every example's
-   gradient to grads{{DIN_DOC}}. For an SGD step, update is the params
+   gradient to grads.{{DIN_DOC}} For an SGD step, update is the params
    (params, writable): the weights whose gradient is one product over the
    batch get lr / batch times it subtracted, the others lr times their
    mean gradient from grads, once nothing reads them any more. */

@@ -112,6 +112,112 @@ void digits_init(real *params, uint64_t seed) {
   fill_value(params + 2400, 10, 0); /* b2 */
 }
 
+/* ---- one example: the code between two products over the batch ---- */
+
+static void forward_1(const real *params, const real *in, const real *tg, real *ws) {
+  (void)in, (void)tg;
+  const real *b1 = params + 2048;
+  real *h = ws + 0;
+  /* h      = relu(W1 @ x + b1)   ([32]) */
+  for (int i = 0; i < 32; i++) {
+    real acc = h[i];
+    h[i] = nc_relu(acc + b1[i]);
+  }
+}
+
+static void forward_2(const real *params, const real *in, const real *tg, real *ws) {
+  (void)in, (void)tg;
+  const real *b2 = params + 2400;
+  real *logits = ws + 32;
+  real *probs = ws + 42;
+  /* logits = W2 @ h + b2   ([10]) */
+  for (int i = 0; i < 10; i++) {
+    real acc = logits[i];
+    logits[i] = acc + b2[i];
+  }
+  /* output probs = softmax(logits)   ([10]) */
+  {
+    real zmax = logits[0];
+    for (int i = 1; i < 10; i++)
+      if (logits[i] > zmax)
+        zmax = logits[i];
+    real zsum = 0;
+    for (int i = 0; i < 10; i++)
+      zsum += nc_expf(logits[i] - zmax);
+    for (int i = 0; i < 10; i++)
+      probs[i] = nc_expf(logits[i] - zmax) / zsum;
+  }
+}
+
+static real forward_3(const real *params, const real *in, const real *tg, real *ws) {
+  (void)params, (void)in;
+  const real label = tg[0];
+  const real *logits = ws + 32;
+  /* loss = cross_entropy(logits, label)   (scalar) */
+  real loss;
+  {
+    real zmax = logits[0];
+    for (int i = 1; i < 10; i++)
+      if (logits[i] > zmax)
+        zmax = logits[i];
+    real zsum = 0;
+    for (int i = 0; i < 10; i++)
+      zsum += nc_expf(logits[i] - zmax);
+    int cls = label >= 0 && label < 10 && label == (int)label ? (int)label : -1;
+    loss = cls >= 0 ? zmax + logf(zsum) - logits[cls] : NAN;
+  }
+  return loss;
+}
+
+static void backward_1(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+  (void)params, (void)in, (void)grads;
+  const real label = tg[0];
+  const real *probs = ws + 42;
+  real *dlogits = ws + 52;
+  /* dL/dlogits = probs - onehot(label)   ([10]) */
+  for (int i = 0; i < 10; i++)
+    dlogits[i] = probs[i] - (label == i ? 1 : 0);
+}
+
+static void backward_2(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+  (void)params, (void)in, (void)tg, (void)grads;
+  const real *h = ws + 0;
+  real *db1_ex = ws + 62;
+  /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
+  /* dL/db1 = dL/dh * (h > 0)   ([32]) */
+  for (int i = 0; i < 32; i++) {
+    real acc = db1_ex[i];
+    db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
+  }
+}
+
+static void backward_3(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+  (void)params, (void)in, (void)tg;
+  const real *dlogits = ws + 52;
+  const real *db1_ex = ws + 62;
+  real *db1 = grads + 2048;
+  real *db2 = grads + 2400;
+  /* dL/db1: this example's, into the batch's   ([32]) */
+  for (int i = 0; i < 32; i++)
+    db1[i] += db1_ex[i];
+  /* dL/db2 = probs - onehot(label)   ([10]) */
+  for (int i = 0; i < 10; i++)
+    db2[i] += dlogits[i];
+}
+
+/* The outputs of the example whose forward values are in ws. */
+static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
+  (void)params, (void)in;
+  const real *probs = ws + 42;
+  /* output probs */
+  for (int i = 0; i < 10; i++)
+    out[0 + i] = probs[i];
+}
+
+/* ---- batches ---- */
+
+/* From here on no name of the model's appears: the headers of the matrix
+   product (immintrin.h, cblas.h) may define macros of any name. */
 #define NC_DOUBLE 0
 #define NC_THREADS 1
 #define NC_BLAS 0
@@ -337,7 +443,7 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
   real tile[GEMM_MR * GEMM_NR];
   int whole = rows == GEMM_MR && cols == GEMM_NR;
   real *out = whole ? c : tile; /* a block at C's edge goes through a tile */
-  size_t ld = whole ? ldc : GEMM_NR;
+  size_t ld = whole ? ldc : (size_t)GEMM_NR;
   int add_here = whole && add;
   GEMM_ROWS(GEMM_PUT)
   for (size_t i = 0; !whole && i < rows; i++)
@@ -528,110 +634,6 @@ size_t digits_workspace_size(int batch) {
   size_t n = batch > 0 ? (size_t)batch : 0;
   return (n * (WS_SIZE + DIN_SIZE) + pack_size(n) + 64 / sizeof(real)) * sizeof(real);
 }
-
-/* ---- one example: the code between two products over the batch ---- */
-
-static void forward_1(const real *params, const real *in, const real *tg, real *ws) {
-  (void)in, (void)tg;
-  const real *b1 = params + 2048;
-  real *h = ws + 0;
-  /* h      = relu(W1 @ x + b1)   ([32]) */
-  for (int i = 0; i < 32; i++) {
-    real acc = h[i];
-    h[i] = nc_relu(acc + b1[i]);
-  }
-}
-
-static void forward_2(const real *params, const real *in, const real *tg, real *ws) {
-  (void)in, (void)tg;
-  const real *b2 = params + 2400;
-  real *logits = ws + 32;
-  real *probs = ws + 42;
-  /* logits = W2 @ h + b2   ([10]) */
-  for (int i = 0; i < 10; i++) {
-    real acc = logits[i];
-    logits[i] = acc + b2[i];
-  }
-  /* output probs = softmax(logits)   ([10]) */
-  {
-    real zmax = logits[0];
-    for (int i = 1; i < 10; i++)
-      if (logits[i] > zmax)
-        zmax = logits[i];
-    real zsum = 0;
-    for (int i = 0; i < 10; i++)
-      zsum += nc_expf(logits[i] - zmax);
-    for (int i = 0; i < 10; i++)
-      probs[i] = nc_expf(logits[i] - zmax) / zsum;
-  }
-}
-
-static real forward_3(const real *params, const real *in, const real *tg, real *ws) {
-  (void)params, (void)in;
-  const real label = tg[0];
-  const real *logits = ws + 32;
-  /* loss = cross_entropy(logits, label)   (scalar) */
-  real loss;
-  {
-    real zmax = logits[0];
-    for (int i = 1; i < 10; i++)
-      if (logits[i] > zmax)
-        zmax = logits[i];
-    real zsum = 0;
-    for (int i = 0; i < 10; i++)
-      zsum += nc_expf(logits[i] - zmax);
-    int cls = label >= 0 && label < 10 && label == (int)label ? (int)label : -1;
-    loss = cls >= 0 ? zmax + logf(zsum) - logits[cls] : NAN;
-  }
-  return loss;
-}
-
-static void backward_1(const real *params, const real *in, const real *tg, real *ws, real *grads) {
-  (void)params, (void)in, (void)grads;
-  const real label = tg[0];
-  const real *probs = ws + 42;
-  real *dlogits = ws + 52;
-  /* dL/dlogits = probs - onehot(label)   ([10]) */
-  for (int i = 0; i < 10; i++)
-    dlogits[i] = probs[i] - (label == i ? 1 : 0);
-}
-
-static void backward_2(const real *params, const real *in, const real *tg, real *ws, real *grads) {
-  (void)params, (void)in, (void)tg, (void)grads;
-  const real *h = ws + 0;
-  real *db1_ex = ws + 62;
-  /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
-  /* dL/db1 = dL/dh * (h > 0)   ([32]) */
-  for (int i = 0; i < 32; i++) {
-    real acc = db1_ex[i];
-    db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
-  }
-}
-
-static void backward_3(const real *params, const real *in, const real *tg, real *ws, real *grads) {
-  (void)params, (void)in, (void)tg;
-  const real *dlogits = ws + 52;
-  const real *db1_ex = ws + 62;
-  real *db1 = grads + 2048;
-  real *db2 = grads + 2400;
-  /* dL/db1: this example's, into the batch's   ([32]) */
-  for (int i = 0; i < 32; i++)
-    db1[i] += db1_ex[i];
-  /* dL/db2 = probs - onehot(label)   ([10]) */
-  for (int i = 0; i < 10; i++)
-    db2[i] += dlogits[i];
-}
-
-/* The outputs of the example whose forward values are in ws. */
-static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
-  (void)params, (void)in;
-  const real *probs = ws + 42;
-  /* output probs */
-  for (int i = 0; i < 10; i++)
-    out[0 + i] = probs[i];
-}
-
-/* ---- batches ---- */
 
 /* The forward pass of every example, the products over the whole batch
    between the per-example steps: the values the backward pass and the

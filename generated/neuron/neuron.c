@@ -58,15 +58,6 @@ void neuron_init(real *params, uint64_t seed) {
   fill_value(params + 1, 1, 0); /* b */
 }
 
-/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
-static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * neuron_INPUT_SIZE; }
-static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * neuron_TARGET_SIZE : NULL; }
-static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
-size_t neuron_workspace_size(int batch) {
-  size_t n = batch > 0 ? (size_t)batch : 0;
-  return (n * (WS_SIZE + DIN_SIZE)) * sizeof(real);
-}
-
 /* ---- one example: the code between two products over the batch ---- */
 
 static void forward_1(const real *params, const real *in, const real *tg, real *ws) {
@@ -111,6 +102,17 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
 }
 
 /* ---- batches ---- */
+
+/* From here on no name of the model's appears: the headers of the matrix
+   product (immintrin.h, cblas.h) may define macros of any name. */
+/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
+static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * neuron_INPUT_SIZE; }
+static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * neuron_TARGET_SIZE : NULL; }
+static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+size_t neuron_workspace_size(int batch) {
+  size_t n = batch > 0 ? (size_t)batch : 0;
+  return (n * (WS_SIZE + DIN_SIZE)) * sizeof(real);
+}
 
 /* The forward pass of every example, the products over the whole batch
    between the per-example steps: the values the backward pass and the

@@ -919,30 +919,42 @@ static void generated_is_up_to_date(void **state) {
 /* ---- names ---- */
 
 /* A model's names that are macros of the headers the generated code
-   includes ('I', 'INFINITY', 'UINT64_MAX', g++'s 'M_PI', ...) or reserved
-   to C ('_X') are renamed, so the file still compiles. */
+   includes ('I', 'INFINITY', 'UINT64_MAX', g++'s 'M_PI', ...), of the
+   headers of gemm() (immintrin.h brings stdlib.h's 'RAND_MAX', OpenBLAS's
+   cblas.h complex.h's 'I' and stdio.h's 'EOF'), names the generated code
+   uses itself, or reserved to C ('_X') are renamed or never meet those
+   macros, so the file still compiles: with one example at a time, and
+   with a product over the batch built with AVX2, OpenMP and CBLAS. */
 static void names_that_are_header_macros(void **state) {
-  static const char *const names[] = {"I", "complex", "INFINITY", "HUGE_VAL", "FP_NAN", "UINT64_MAX", "SIZE_MAX",
-                                      "M_PI", "_Complex_I", "__x", "isnan", "expf", "NULL", "int", "acc", "t3"};
-  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-    char text[256];
-    snprintf(text, sizeof text, "model m;\ninput %s[3];\ntarget y;\nparam w[3];\nv = dot(w, %s);\nloss (v - y)^2;\n",
-             names[k], names[k]);
-    const char *model = in_dir(state, "m%zu.net", k);
-    write_file(model, text);
-    const char *dir = in_dir(state, "m%zu", k);
-    compile_ok(model, dir, FLAGS("--input-grads"));
-    static const char *const compilers[][2] = {{"gcc", C_FLAGS}, {"g++", CXX_FLAGS}};
-    for (int c = 0; c < 2; c++) {
-      char cmd[1200];
-      snprintf(cmd, sizeof cmd, "%s %s -o '%s/m.o' '%s/m.c'", compilers[c][0], compilers[c][1], dir, dir);
-      char *output;
-      int status = sh(cmd, &output);
-      if (status != 0)
-        fail_msg("a model naming '%s' does not compile:\n%s\n%s", names[k], cmd, output);
-      free(output);
+  static const char *const names[] = {
+      "I",        "complex", "INFINITY",     "HUGE_VAL", "FP_NAN", "UINT64_MAX", "SIZE_MAX", "M_PI",
+      "_Complex_I", "__x",   "isnan",        "expf",     "NULL",   "int",        "acc",      "t3",
+      "RAND_MAX", "EOF",     "EXIT_FAILURE", "BUFSIZ",   "xdouble", "SEEK_SET",  "WS_SIZE",  "GEMM_MR",
+      "nc_expf",  "pack",    "gemm",         "batch",    "update", "forward_1"};
+  static const char *const forms[] = {
+      "model m;\ninput %s[3];\ntarget y;\nparam w[3];\nv = dot(w, %s);\nloss (v - y)^2;\n",
+      "model m;\ninput x[40];\ntarget y[32];\nparam W[32, 40];\n%s = tanh(W @ x);\nloss mse(%s, y);\n",
+  };
+  static const char *const compilers[][2] = {{"gcc", C_FLAGS " -march=native" GCC_OMP},
+                                             {"g++", CXX_FLAGS " -march=native" GCC_OMP}};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+    for (int f = 0; f < 2; f++) {
+      char text[256];
+      snprintf(text, sizeof text, forms[f], names[k], names[k]);
+      const char *model = in_dir(state, "m%zu-%d.net", k, f);
+      write_file(model, text);
+      const char *dir = in_dir(state, "m%zu-%d", k, f);
+      compile_ok(model, dir, f ? FLAGS("--input-grads", "--blas", "--threads", "2") : FLAGS("--input-grads"));
+      for (int c = 0; c < 2; c++) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "%s %s -o '%s/m.o' '%s/m.c'", compilers[c][0], compilers[c][1], dir, dir);
+        char *output;
+        int status = sh(cmd, &output);
+        if (status != 0)
+          fail_msg("a model naming '%s' does not compile:\n%s\n%s", names[k], cmd, output);
+        free(output);
+      }
     }
-  }
 }
 
 int main(void) {
