@@ -185,10 +185,12 @@ static const char *const reserved_words[] = {
 
 /* Macro families of the same headers: M_PI, FP_NAN, HUGE_VAL, INT64_MAX, ... */
 static const char *const reserved_prefixes[] = {"M_", "FP_", "HUGE_", "MATH_", "INT", "UINT", "SIZE_", "PTRDIFF_",
-                                                "WCHAR_", "WINT_", "SIG_ATOMIC_", "GEMM_", "NC_", "WS_", "DIN_", "_mm"};
+                                                "WCHAR_", "WINT_", "SIG_ATOMIC_", "GEMM_", "NC_", "WS_", "DIN_", "_mm",
+                                                "nc_"};
 
-/* Names taken by a family of macros (M_PI, UINT64_MAX) or by C itself
-   (_X, __x): no suffix frees them, so they get a prefix. */
+/* Names taken by a family of macros (M_PI, UINT64_MAX), by the generated
+   code's helpers (nc_relu) or by C itself (_X, __x): no suffix frees
+   them, so they get a prefix. */
 static bool reserved_family(const char *name) {
   if (name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z')))
     return true;

@@ -930,7 +930,7 @@ static void names_that_are_header_macros(void **state) {
       "I",        "complex", "INFINITY",     "HUGE_VAL", "FP_NAN", "UINT64_MAX", "SIZE_MAX", "M_PI",
       "_Complex_I", "__x",   "isnan",        "expf",     "NULL",   "int",        "acc",      "t3",
       "RAND_MAX", "EOF",     "EXIT_FAILURE", "BUFSIZ",   "xdouble", "SEEK_SET",  "WS_SIZE",  "GEMM_MR",
-      "nc_expf",  "pack",    "gemm",         "batch",    "update", "forward_1"};
+      "nc_expf",  "nc_relu", "pack",         "gemm",     "batch",  "update",     "forward_1"};
   static const char *const forms[] = {
       "model m;\ninput %s[3];\ntarget y;\nparam w[3];\nv = dot(w, %s);\nloss (v - y)^2;\n",
       "model m;\ninput x[40];\ntarget y[32];\nparam W[32, 40];\n%s = tanh(W @ x);\nloss mse(%s, y);\n",
