@@ -174,7 +174,7 @@ def compile_times(layers=200, width=16):
 THREADED = [(5, 1.7), (6, 1.7)]
 
 
-def threaded_table(steps):
+def threaded_table():
     """netc on two threads against PyTorch on one (the goal) and on two."""
     if (os.cpu_count() or 1) < 2:
         print("\none core: no table for --threads 2")
@@ -242,7 +242,7 @@ def main():
         print(f"| {name} | {batch} | {fmt_time(n)} | {fmt_time(f)} | {fmt_time(p)} | {p / n:.2f}{mark} | "
               f"{p / f:.2f}{fmark} | {goal} | {fmt_time(g)} ({gflops:.0f} GFLOP/s) | {g / n:.2f} | "
               f"{ws_bytes[i]} B | {torch_bytes(net, x, y, loss_fn)} B |")
-    threaded_table(steps)
+    threaded_table()
     netc_s, cc_s, nlines = compile_times()
     print(f"\n200-layer model: netc compiles it in {netc_s * 1e3:.1f} ms (goal < 100 ms); "
           f"cc -O2 compiles the {nlines} lines of C in {cc_s:.2f} s (goal < 10 s)")

@@ -59,7 +59,7 @@ typedef struct {
   int nsegs;
   Phase *seg_phase;  /* per segment */
   int final_fwd, final_bwd; /* the segments that return the loss and add the last gradients */
-  bool *seg_adds;   /* per segment: adds into grads, so examples must take turns */
+  bool *seg_adds_to_grads;   /* per segment: adds into grads, so examples must take turns */
   bool any_gemm;
   int uses_mathf; /* float code calls nc_expf (1) or nc_tanhf (2) */
   int *with_softmax; /* per cross_entropy: the backward pass's softmax of its logits, computed with it, or -1 */
@@ -418,9 +418,9 @@ static void decide_gemms(Emit *E) {
     }
     if (n->op != OP_MATMUL || n->shape.rank != 1 || !(E->mat[id] || E->is_fused[id]))
       continue;
-    bool forms = (shared_matrix(E, n->in[0]) && batch_rows(E, n->in[1])) ||
-                 (shared_matrix(E, n->in[1]) && batch_rows(E, n->in[0]));
-    if (!forms)
+    bool batch_product = (shared_matrix(E, n->in[0]) && batch_rows(E, n->in[1])) ||
+                         (shared_matrix(E, n->in[1]) && batch_rows(E, n->in[0]));
+    if (!batch_product)
       continue;
     if (E->is_fused[id]) {
       /* Into its user's slot, which the user then finishes; a user that
@@ -478,7 +478,8 @@ static int emit_group(const Emit *E, int id) {
    start, and every MAX_SEGMENT_NODES nodes. */
 static void assign_segments(Emit *E) {
   const Graph *g = E->g;
-  E->seg_phase = arena_array(E->a, Phase, g->n + 4);
+  /* at most a segment per node, and the two empty ones that end the passes */
+  E->seg_phase = arena_array(E->a, Phase, g->n + 2);
   int cur = -1, count = 0;
   for (int group = 0; group < 3; group++) {
     bool open = false;
@@ -509,7 +510,17 @@ static void assign_segments(Emit *E) {
     }
   }
   E->nsegs = cur + 1;
-  E->seg_adds = arena_array(E->a, bool, E->nsegs);
+  /* A segment that adds into a param's gradient: a node of it goes straight
+     there, or it ends the backward pass with gradients kept for other uses. */
+  E->seg_adds_to_grads = arena_array(E->a, bool, E->nsegs);
+  for (int id = 0; id < g->n; id++)
+    if (E->seg[id] >= 0 && E->grad_of[id] >= 0 && node(E, E->grad_of[id])->op == LEAF_PARAM)
+      E->seg_adds_to_grads[E->seg[id]] = true;
+  for (int w = 0; w < E->bw->nwrt; w++) {
+    int leaf = E->bw->wrt[w], adj = E->bw->adjoint[leaf];
+    if (adj >= 0 && E->grad_of[adj] != leaf && node(E, leaf)->op == LEAF_PARAM)
+      E->seg_adds_to_grads[E->final_bwd] = true;
+  }
   for (int ce = 0; ce < g->nforward; ce++)
     if (E->with_softmax[ce] >= 0)
       E->seg[E->with_softmax[ce]] = E->seg[ce];
@@ -1056,14 +1067,14 @@ static void matmul_loops(Emit *E, int m, int root) {
   }
 }
 
-/* Elementwise: one loop, the inlined operands written into its body. */
-/* The rest of ROOT's expression, after gemm() put the product M in ROOT's place. */
+/* The rest of ROOT's expression, after gemm() put the product M in ROOT's
+   place: 'acc' is what gemm() left there. */
 static void gemm_epilogue(Emit *E, int m, int root) {
   open_loop(E, "i", size_of(E, root));
   emitf(E, " {\n");
   E->indent++;
   E->referenced[root] = true;
-  emitf(E, "real acc = %s[i];\n", E->cname[root]);
+  emitf(E, "real acc = %s[i]; /* %s, from gemm() */\n", E->cname[root], graph_expr_string(E->g, m, 0));
   E->acc_node = m;
   const char *value = expand(E, root, "i");
   E->acc_node = -1;
@@ -1072,6 +1083,7 @@ static void gemm_epilogue(Emit *E, int m, int root) {
   emitf(E, "}\n");
 }
 
+/* Elementwise: one loop, the inlined operands written into its body. */
 static void emit_map(Emit *E, int id) {
   if (E->fused[id] >= 0 && E->gemm[E->fused[id]]) {
     gemm_epilogue(E, E->fused[id], id);
@@ -1467,18 +1479,14 @@ static char *segment_function(Emit *E, int k) {
   size_t size;
   begin_body(E, &body, &size);
   memset(E->grad_used, 0, sizeof(bool) * (size_t)E->g->n);
-  for (int group = 0; group < 3; group++)
-    for (int id = 0; id < E->g->n; id++)
-      if (E->seg[id] == k && emit_group(E, id) == group && !E->early[id])
-        emit_node(E, id);
+  for (int id = 0; id < E->g->n; id++) /* a segment lies within a group, in id order */
+    if (E->seg[id] == k && !E->early[id])
+      emit_node(E, id);
   if (k == E->final_fwd)
     emitf(E, "return %s;\n", ref(E, E->g->loss, "0"));
   if (k == E->final_bwd)
     add_last_gradients(E);
   fclose(E->out);
-  for (int w = 0; w < E->bw->nwrt; w++)
-    if (E->grad_used[E->bw->wrt[w]] && node(E, E->bw->wrt[w])->op == LEAF_PARAM)
-      E->seg_adds[k] = true;
 
   char *text;
   size_t text_size;
@@ -1596,21 +1604,29 @@ static GemmCall gemm_call(Emit *E, int m, int root) {
   return call;
 }
 
+/* The call of gemm() for C, into DST (C's own place when NULL), scaled by SCALE. */
+static void emit_gemm_call(Emit *E, GemmCall c, const char *dst, const char *scale) {
+  emitf(E, "gemm(%s, %s, %s, %s, %s, %s,\n", c.m, c.n, c.k, c.a, c.rsa, c.csa);
+  emitf(E, "     %s, %s, %s, %s, %s, %d, %s, pack);\n", c.b, c.rsb, c.csb, dst ? dst : c.c, c.ldc, c.add || dst, scale);
+}
+
 static void write_gemm(Emit *E, int id) {
   int m = E->gemm[id] ? id : E->fused[id];
   comment_node(E, id);
-  if (m != id)
-    comment_text(E, arena_printf(E->a, "%s, every example at once; the rest below", graph_expr_string(E->g, m, 0)));
-  GemmCall c = gemm_call(E, m, id);
-  emitf(E, "gemm(%s, %s, %s, %s, %s, %s,\n", c.m, c.n, c.k, c.a, c.rsa, c.csa);
-  emitf(E, "     %s, %s, %s, %s, %s, %d, 1, pack);\n", c.b, c.rsb, c.csb, c.c, c.ldc, c.add);
+  const char *what = graph_expr_string(E->g, m, 0);
+  if (E->grad_of[m] >= 0)
+    comment_text(E, arena_printf(E->a, "%s of every example, summed into %s", what, E->grad_name[E->grad_of[m]]));
+  else
+    comment_text(E, arena_printf(E->a, "%s for every example at once, into %s%s", what, E->cname[id],
+                                 m != id ? "; the rest below" : ""));
+  emit_gemm_call(E, gemm_call(E, m, id), NULL, "1");
 }
 
 /* for (int b = 0; b < batch; b++) forward_2(...): segment K for every example. */
 static void call_segment(Emit *E, int k) {
   /* Examples are independent but for the sums they add to: the loss and
      the params' gradients, which they add one after another, in order. */
-  if (threads(E) > 1 && k != E->final_fwd && !E->seg_adds[k])
+  if (threads(E) > 1 && k != E->final_fwd && !E->seg_adds_to_grads[k])
     fprintf(E->out, "#ifdef _OPENMP\n#pragma omp parallel for num_threads(%d) schedule(static)\n#endif\n", threads(E));
   emitf(E, "for (int b = 0; b < batch; b++)\n");
   E->indent++;
@@ -1702,17 +1718,15 @@ static void update_steps(Emit *E, Steps *st) {
     step_begin(E, st);
     comment_text(E, arena_printf(E->a, "%s -= lr / batch * (the sum of the examples' %s)", p->syms[i]->name,
                                  graph_expr_string(E->g, m, 0)));
-    GemmCall c = gemm_call(E, m, m);
-    emitf(E, "gemm(%s, %s, %s, %s, %s, %s,\n", c.m, c.n, c.k, c.a, c.rsa, c.csa);
-    emitf(E, "     %s, %s, %s, %s, %s, 1, -lr / (real)batch, pack);\n", c.b, c.rsb, c.csb,
-          plus(E, "update", leaf_offset(E, leaf)), c.ldc);
+    emit_gemm_call(E, gemm_call(E, m, m), plus(E, "update", leaf_offset(E, leaf)), "-lr / (real)batch");
     step_end(E, st, 3);
   }
   long *from, *to;
   int runs = grad_runs(E, &from, &to);
   step_begin(E, st);
-  for (int r = 0; r < runs; r++) {
+  if (runs)
     comment_text(E, "the other params, from their gradients in grads");
+  for (int r = 0; r < runs; r++) {
     emitf(E, "for (long i = %ld; i < %ld; i++)\n", from[r], to[r]);
     emitf(E, "  update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);\n");
   }
@@ -1803,6 +1817,7 @@ static const char *write_part(Emit *E, Phase ph, Steps *st, int from, int to, FI
 /* The body of forward() (PH FWD) or backward(); the functions of its
    steps, if it has too many to run itself, go to PARTS. */
 static char *driver_body(Emit *E, Phase ph, FILE *parts, int *nparts) {
+  int number = 0;
   Steps st = driver_steps(E, ph);
   bool products = false;
   for (int id = 0; id < E->g->n; id++)
@@ -1839,7 +1854,8 @@ static char *driver_body(Emit *E, Phase ph, FILE *parts, int *nparts) {
     }
     for (int from = k; from < end; from += MAX_DRIVER_STEPS) {
       int to = from + MAX_DRIVER_STEPS < end ? from + MAX_DRIVER_STEPS : end;
-      const char *name = write_part(E, ph, &st, from, to, parts, ++*nparts);
+      const char *name = write_part(E, ph, &st, from, to, parts, ++number);
+      ++*nparts;
       if (ph == FWD)
         fprintf(out, "  total += %s(params, batch, inputs, targets, ws, pack);\n", name);
       else
@@ -1885,13 +1901,20 @@ static char *pack_block(Emit *E) {
         "static size_t pack_size(size_t batch) {\n"
         "  size_t size = 0;\n",
         out);
+  const char **seen = arena_array(E->a, const char *, E->g->n);
+  int nseen = 0;
   for (int id = 0; id < E->g->n; id++) {
     if (!E->gemm[id])
       continue;
     GemmCall c = gemm_call(E, id, E->is_fused[id] ? fused_root(E, id) : id);
-    const char *m = strcmp(c.m, "(size_t)batch") == 0 ? "batch" : c.m;
-    const char *k = strcmp(c.k, "(size_t)batch") == 0 ? "batch" : c.k;
-    fprintf(out, "  if (gemm_scratch(%s, %s, %s) > size)\n    size = gemm_scratch(%s, %s, %s);\n", m, c.n, k, m, c.n, k);
+    const char *dims = arena_printf(E->a, "%s, %s, %s", c.m, c.n, c.k);
+    bool again = false;
+    for (int k = 0; k < nseen && !again; k++)
+      again = strcmp(seen[k], dims) == 0;
+    if (again)
+      continue;
+    seen[nseen++] = dims;
+    fprintf(out, "  if (gemm_scratch(%s) > size)\n    size = gemm_scratch(%s);\n", dims, dims);
   }
   fputs("  return size;\n}\n", out);
   fclose(out);
@@ -2207,19 +2230,15 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   char *parts;
   size_t parts_size;
   FILE *parts_out = open_memstream(&parts, &parts_size);
+  fputs("/* The steps of large passes, a function each: no function grows with the model. */\n"
+        "#ifdef __GNUC__\n#define NC_NOINLINE __attribute__((noinline))\n#else\n#define NC_NOINLINE\n#endif\n\n",
+        parts_out);
   int nparts = 0;
   char *forward = driver_body(&E, FWD, parts_out, &nparts);
   char *backward = driver_body(&E, BWD, parts_out, &nparts);
   fclose(parts_out);
-  if (nparts) {
-    char *with_macro = arena_printf(&arena,
-                                    "/* The steps of large passes, a function each: no function grows with the model. */\n"
-                                    "#ifdef __GNUC__\n#define NC_NOINLINE __attribute__((noinline))\n#else\n"
-                                    "#define NC_NOINLINE\n#endif\n\n%s",
-                                    parts);
-    free(parts);
-    parts = strdup(with_macro);
-  }
+  if (nparts == 0)
+    parts[0] = '\0'; /* no parts, no prelude */
   char *sgd_zero = sgd_zero_block(&E);
   char *outputs = outputs_body(&E);
   char *pack = pack_block(&E);

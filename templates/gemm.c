@@ -189,7 +189,9 @@ enum { GEMM_W = 8 };
 
 static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
                         int add, real scale) {
-  GEMM_ROWS(GEMM_PREFETCH) /* C's block, read or written after the loop */
+  if (rows == GEMM_MR) { /* C's block, read or written after the loop; rows past C are not C's to point at */
+    GEMM_ROWS(GEMM_PREFETCH)
+  }
   GEMM_ROWS(GEMM_DECLARE)
   size_t p = 0;
   for (; p + 4 <= kc; p += 4) { /* four steps a turn: fewer branches between the FMAs */

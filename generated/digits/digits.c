@@ -120,7 +120,7 @@ static void forward_1(const real *params, const real *in, const real *tg, real *
   real *h = ws + 0;
   /* h      = relu(W1 @ x + b1)   ([32]) */
   for (int i = 0; i < 32; i++) {
-    real acc = h[i];
+    real acc = h[i]; /* W1 @ x, from gemm() */
     h[i] = nc_relu(acc + b1[i]);
   }
 }
@@ -132,7 +132,7 @@ static void forward_2(const real *params, const real *in, const real *tg, real *
   real *probs = ws + 42;
   /* logits = W2 @ h + b2   ([10]) */
   for (int i = 0; i < 10; i++) {
-    real acc = logits[i];
+    real acc = logits[i]; /* W2 @ h, from gemm() */
     logits[i] = acc + b2[i];
   }
   /* output probs = softmax(logits)   ([10]) */
@@ -186,7 +186,7 @@ static void backward_2(const real *params, const real *in, const real *tg, real 
   /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
   /* dL/db1 = dL/dh * (h > 0)   ([32]) */
   for (int i = 0; i < 32; i++) {
-    real acc = db1_ex[i];
+    real acc = db1_ex[i]; /* dL/dh, from gemm() */
     db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
   }
 }
@@ -412,7 +412,9 @@ enum { GEMM_W = 8 };
 
 static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
                         int add, real scale) {
-  GEMM_ROWS(GEMM_PREFETCH) /* C's block, read or written after the loop */
+  if (rows == GEMM_MR) { /* C's block, read or written after the loop; rows past C are not C's to point at */
+    GEMM_ROWS(GEMM_PREFETCH)
+  }
   GEMM_ROWS(GEMM_DECLARE)
   size_t p = 0;
   for (; p + 4 <= kc; p += 4) { /* four steps a turn: fewer branches between the FMAs */
@@ -618,16 +620,16 @@ static real *pack_of(real *ws, int batch) {
 /* Reals of scratch for a batch of BATCH: what the largest product needs. */
 static size_t pack_size(size_t batch) {
   size_t size = 0;
-  if (gemm_scratch(batch, 32, 64) > size)
-    size = gemm_scratch(batch, 32, 64);
-  if (gemm_scratch(batch, 10, 32) > size)
-    size = gemm_scratch(batch, 10, 32);
-  if (gemm_scratch(10, 32, batch) > size)
-    size = gemm_scratch(10, 32, batch);
-  if (gemm_scratch(batch, 32, 10) > size)
-    size = gemm_scratch(batch, 32, 10);
-  if (gemm_scratch(32, 64, batch) > size)
-    size = gemm_scratch(32, 64, batch);
+  if (gemm_scratch((size_t)batch, 32, 64) > size)
+    size = gemm_scratch((size_t)batch, 32, 64);
+  if (gemm_scratch((size_t)batch, 10, 32) > size)
+    size = gemm_scratch((size_t)batch, 10, 32);
+  if (gemm_scratch(10, 32, (size_t)batch) > size)
+    size = gemm_scratch(10, 32, (size_t)batch);
+  if (gemm_scratch((size_t)batch, 32, 10) > size)
+    size = gemm_scratch((size_t)batch, 32, 10);
+  if (gemm_scratch(32, 64, (size_t)batch) > size)
+    size = gemm_scratch(32, 64, (size_t)batch);
   return size;
 }
 size_t digits_workspace_size(int batch) {
@@ -643,13 +645,13 @@ static real forward(const real *params, int batch, const real *inputs, const rea
   real *pack = pack_of(ws, batch);
   real total = 0;
   /* h      = relu(W1 @ x + b1)   ([32]) */
-  /* W1 @ x, every example at once; the rest below */
+  /* W1 @ x for every example at once, into h; the rest below */
   gemm((size_t)batch, 32, 64, inputs, digits_INPUT_SIZE, 1,
        params, 1, 64, ws, WS_SIZE, 0, 1, pack);
   for (int b = 0; b < batch; b++)
     forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   /* logits = W2 @ h + b2   ([10]) */
-  /* W2 @ h, every example at once; the rest below */
+  /* W2 @ h for every example at once, into logits; the rest below */
   gemm((size_t)batch, 10, 32, ws, WS_SIZE, 1,
        params + 2080, 1, 32, ws + 32, WS_SIZE, 0, 1, pack);
   for (int b = 0; b < batch; b++)
@@ -673,18 +675,20 @@ static void backward(const real *params, int batch, const real *inputs, const re
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   if (!update) {
     /* dL/dW2 = outer(dL/dlogits, h)   ([10, 32]) */
+    /* dL/dW2 of every example, summed into dW2 */
     gemm(10, 32, (size_t)batch, ws + 52, 1, WS_SIZE,
          ws, WS_SIZE, 1, grads + 2080, 32, 1, 1, pack);
   }
   /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
   /* dL/db1 = dL/dh * (h > 0)   ([32]) */
-  /* dL/dh, every example at once; the rest below */
+  /* dL/dh for every example at once, into db1_ex; the rest below */
   gemm((size_t)batch, 32, 10, ws + 52, WS_SIZE, 1,
        params + 2080, 32, 1, ws + 62, WS_SIZE, 0, 1, pack);
   for (int b = 0; b < batch; b++)
     backward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   if (!update) {
     /* dL/dW1 = outer(dL/db1, x)   ([32, 64]) */
+    /* dL/dW1 of every example, summed into dW1 */
     gemm(32, 64, (size_t)batch, ws + 62, 1, WS_SIZE,
          inputs, digits_INPUT_SIZE, 1, grads, 64, 1, 1, pack);
   }
@@ -701,7 +705,6 @@ static void backward(const real *params, int batch, const real *inputs, const re
   /* the other params, from their gradients in grads */
   for (long i = 2048; i < 2080; i++)
     update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
-  /* the other params, from their gradients in grads */
   for (long i = 2400; i < 2410; i++)
     update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
 }
