@@ -1561,24 +1561,26 @@ typedef struct {
   bool add;
 } GemmCall;
 
-static GemmCall gemm_call(Emit *E, int m, int root) {
+/* A param's gradient outer(g, x) over the batch: dW += G^T X, W's rows by
+   the examples' g, its columns by their x. */
+static GemmCall outer_call(Emit *E, int m) {
+  const Node *n = node(E, m);
+  GemmCall call = {.k = "(size_t)batch", .rsa = "1", .csb = "1", .add = true};
+  call.m = arena_printf(E->a, "%d", n->shape.dim[0]);
+  call.n = arena_printf(E->a, "%d", n->shape.dim[1]);
+  rows_of(E, n->in[0], &call.a, &call.csa);
+  rows_of(E, n->in[1], &call.b, &call.rsb);
+  call.c = plus(E, "grads", leaf_offset(E, E->grad_of[m]));
+  call.ldc = call.n;
+  return call;
+}
+
+/* A shared matrix times each example's vector, W @ x or x @ W, into
+   ROOT's place (M's own, or an input's gradient): C = X Mat'^T, the
+   examples' vectors the rows of X. */
+static GemmCall product_call(Emit *E, int m, int root) {
   const Node *n = node(E, m);
   GemmCall call = {.m = "(size_t)batch", .csa = "1"};
-  if (n->op == OP_OUTER) { /* dW += G^T X: W's rows by the examples' g, columns by x */
-    int leaf = E->grad_of[m];
-    Shape s = n->shape;
-    call.m = arena_printf(E->a, "%d", s.dim[0]);
-    call.n = arena_printf(E->a, "%d", s.dim[1]);
-    call.k = "(size_t)batch";
-    rows_of(E, n->in[0], &call.a, &call.csa);
-    call.rsa = "1";
-    rows_of(E, n->in[1], &call.b, &call.rsb);
-    call.csb = "1";
-    call.c = plus(E, "grads", leaf_offset(E, leaf));
-    call.ldc = call.n;
-    call.add = true;
-    return call;
-  }
   int mi = shared_matrix(E, n->in[0]) && batch_rows(E, n->in[1]) ? 0 : 1;
   Shape s = node(E, n->in[mi])->shape;
   /* result[i] = sum_p Mat'(i, p) x[p] for W @ x, sum_p x[p] Mat'(p, i) for x @ W */
@@ -1590,18 +1592,19 @@ static GemmCall gemm_call(Emit *E, int m, int root) {
   call.b = matrix_of(E, n->in[mi]);
   call.rsb = trans ? call.n : "1";
   call.csb = trans ? "1" : call.k;
-  if (root != m) {
-    call.c = plus(E, "ws", E->slot[root]);
-    call.ldc = "WS_SIZE";
-  } else if (E->grad_of[m] >= 0) {
+  if (root == m && E->grad_of[m] >= 0) {
     call.c = plus(E, "din", leaf_offset(E, E->grad_of[m]));
     call.ldc = arena_printf(E->a, "%s_INPUT_SIZE", E->o->prefix);
     call.add = true;
   } else {
-    call.c = plus(E, "ws", E->slot[m]);
+    call.c = plus(E, "ws", E->slot[root]);
     call.ldc = "WS_SIZE";
   }
   return call;
+}
+
+static GemmCall gemm_call(Emit *E, int m, int root) {
+  return node(E, m)->op == OP_OUTER ? outer_call(E, m) : product_call(E, m, root);
 }
 
 /* The call of gemm() for C, into DST (C's own place when NULL), scaled by SCALE. */
