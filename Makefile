@@ -33,9 +33,10 @@ all: $(BUILD)/netc
 
 # The compiler needs flex and bison; the tests need cmocka, and OpenBLAS
 # for the tests of --blas. Each list is installed when it is first needed.
+HAVE_CBLAS := $(wildcard /usr/include/cblas.h /usr/include/*/cblas.h)
 BUILD_PKGS := $(strip $(if $(shell command -v flex),,flex) $(if $(shell command -v bison),,bison))
 TEST_PKGS := $(strip $(if $(wildcard /usr/include/cmocka.h),,libcmocka-dev) \
-               $(if $(wildcard /usr/include/cblas.h /usr/include/*/cblas.h),,libopenblas-dev))
+               $(if $(HAVE_CBLAS),,libopenblas-dev))
 
 # $(call install,PACKAGES,WHAT): apt-get them as root, else say how and stop.
 define install
@@ -173,7 +174,7 @@ check:
 
 # ---- benchmarks: bench/bench.py against PyTorch and OpenBLAS ----
 
-BENCH_PKGS := $(strip $(if $(wildcard /usr/include/cblas.h /usr/include/*/cblas.h),,libopenblas-dev) \
+BENCH_PKGS := $(strip $(if $(HAVE_CBLAS),,libopenblas-dev) \
               $(if $(shell /usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes),,python3-torch))
 
 bench: $(BUILD)/netc

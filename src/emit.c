@@ -458,8 +458,11 @@ static void decide_early_softmax(Emit *E) {
   }
 }
 
+/* Is the product fused into node ID computed by gemm()? */
+static bool fused_gemm(const Emit *E, int id) { return E->fused[id] >= 0 && E->gemm[E->fused[id]]; }
+
 /* Is node ID computed by gemm(), alone or as the product fused into it? */
-static bool by_gemm(const Emit *E, int id) { return E->gemm[id] || (E->fused[id] >= 0 && E->gemm[E->fused[id]]); }
+static bool by_gemm(const Emit *E, int id) { return E->gemm[id] || fused_gemm(E, id); }
 
 /* Segments hold at most this many loop nests, so no function grows
    without bound and the C compiler stays fast on deep models. */
@@ -490,7 +493,7 @@ static void assign_segments(Emit *E) {
         open = false;
         continue;
       }
-      if (!open || count == MAX_SEGMENT_NODES || (E->fused[id] >= 0 && E->gemm[E->fused[id]])) {
+      if (!open || count == MAX_SEGMENT_NODES || fused_gemm(E, id)) {
         cur++, count = 0, open = true;
         E->seg_phase[cur] = group == 2 ? BWD : FWD;
       }
@@ -976,6 +979,22 @@ static void dot_loop(Emit *E, int a, int b, const char *a_at, const char *b_at, 
    product reads A along its rows, not down its columns. Each element
    still sums over k upwards from 0, so the result is the same as the dot
    product's, to the bit. Then ROOT's expression, with 'acc' the product. */
+/* The rest of ROOT's expression, once the product M is in ROOT's place
+   (computed by gemm(), or by the loop before): 'acc' is read from there. */
+static void finish_in_place(Emit *E, int m, int root) {
+  open_loop(E, "i", size_of(E, root));
+  emitf(E, " {\n");
+  E->indent++;
+  E->referenced[root] = true;
+  emitf(E, "real acc = %s[i]; /* %s */\n", E->cname[root], graph_expr_string(E->g, m, 0));
+  E->acc_node = m;
+  const char *value = expand(E, root, "i");
+  E->acc_node = -1;
+  emitf(E, "%s%s;\n", store(E, root, "i"), value);
+  E->indent--;
+  emitf(E, "}\n");
+}
+
 static void transposed_matvec(Emit *E, int m, int root) {
   const Node *n = node(E, m);
   Shape sa = node(E, n->in[0])->shape;
@@ -997,18 +1016,8 @@ static void transposed_matvec(Emit *E, int m, int root) {
   emitf(E, "%s[i] += %s * bk;\n", dst, ref(E, n->in[0], arena_printf(E->a, "k * %ld + i", rows)));
   E->indent -= 2;
   emitf(E, "}\n");
-  if (root == m)
-    return;
-  open_loop(E, "i", rows);
-  emitf(E, " {\n");
-  E->indent++;
-  emitf(E, "real acc = %s[i];\n", dst);
-  E->acc_node = m;
-  const char *value = expand(E, root, "i");
-  E->acc_node = -1;
-  emitf(E, "%s%s;\n", store(E, root, "i"), value);
-  E->indent--;
-  emitf(E, "}\n");
+  if (root != m)
+    finish_in_place(E, m, root);
 }
 
 /* The loops of the product M; its result, or ROOT's with the product's
@@ -1067,26 +1076,10 @@ static void matmul_loops(Emit *E, int m, int root) {
   }
 }
 
-/* The rest of ROOT's expression, after gemm() put the product M in ROOT's
-   place: 'acc' is what gemm() left there. */
-static void gemm_epilogue(Emit *E, int m, int root) {
-  open_loop(E, "i", size_of(E, root));
-  emitf(E, " {\n");
-  E->indent++;
-  E->referenced[root] = true;
-  emitf(E, "real acc = %s[i]; /* %s, from gemm() */\n", E->cname[root], graph_expr_string(E->g, m, 0));
-  E->acc_node = m;
-  const char *value = expand(E, root, "i");
-  E->acc_node = -1;
-  emitf(E, "%s%s;\n", store(E, root, "i"), value);
-  E->indent--;
-  emitf(E, "}\n");
-}
-
 /* Elementwise: one loop, the inlined operands written into its body. */
 static void emit_map(Emit *E, int id) {
-  if (E->fused[id] >= 0 && E->gemm[E->fused[id]]) {
-    gemm_epilogue(E, E->fused[id], id);
+  if (fused_gemm(E, id)) {
+    finish_in_place(E, E->fused[id], id);
     return;
   }
   if (E->fused[id] >= 0) {

@@ -120,7 +120,7 @@ static void forward_1(const real *params, const real *in, const real *tg, real *
   real *h = ws + 0;
   /* h      = relu(W1 @ x + b1)   ([32]) */
   for (int i = 0; i < 32; i++) {
-    real acc = h[i]; /* W1 @ x, from gemm() */
+    real acc = h[i]; /* W1 @ x */
     h[i] = nc_relu(acc + b1[i]);
   }
 }
@@ -132,7 +132,7 @@ static void forward_2(const real *params, const real *in, const real *tg, real *
   real *probs = ws + 42;
   /* logits = W2 @ h + b2   ([10]) */
   for (int i = 0; i < 10; i++) {
-    real acc = logits[i]; /* W2 @ h, from gemm() */
+    real acc = logits[i]; /* W2 @ h */
     logits[i] = acc + b2[i];
   }
   /* output probs = softmax(logits)   ([10]) */
@@ -186,7 +186,7 @@ static void backward_2(const real *params, const real *in, const real *tg, real 
   /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
   /* dL/db1 = dL/dh * (h > 0)   ([32]) */
   for (int i = 0; i < 32; i++) {
-    real acc = db1_ex[i]; /* dL/dh, from gemm() */
+    real acc = db1_ex[i]; /* dL/dh */
     db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
   }
 }

@@ -203,7 +203,7 @@ static void backward_1(const real *params, const real *in, const real *tg, real 
       db1_ex[i] += W2[k * 16 + i] * bk;
   }
   for (int i = 0; i < 16; i++) {
-    real acc = db1_ex[i];
+    real acc = db1_ex[i]; /* dL/dh */
     db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
   }
   /* dL/dW1 = outer(dL/db1, x)   ([16, 4]) */
