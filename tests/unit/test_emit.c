@@ -957,6 +957,35 @@ static void names_that_are_header_macros(void **state) {
     }
 }
 
+/* ---- segments ---- */
+
+/* The text of the function NAME in C, from its line to its closing brace. */
+static char *function_text(const char *c, const char *name) {
+  const char *start = strstr(c, name);
+  assert_non_null(start);
+  const char *end = strstr(start, "\n}\n");
+  assert_non_null(end);
+  return strndup(start, (size_t)(end - start));
+}
+
+/* Forty small layers and no product over the batch: the per-example code
+   is cut every 32 loop nests, and s0, made in the first segment and read
+   in the second, goes through the workspace. (tests/gradcheck runs the
+   same model, so its gradients are checked too.) */
+static void long_runs_are_cut_into_segments(void **state) {
+  const char *dir = in_dir(state, "chain");
+  compile_ok("tests/gradcheck/long_chain.net", dir, NULL);
+  char *c = must_read(in_dir(state, "chain/long_chain.c"));
+  assert_non_null(strstr(c, "static void forward_2("));
+  assert_non_null(strstr(c, "static void backward_2("));
+  assert_lacks(c, "gemm(", "long_chain.c");
+  char *first = function_text(c, "static void forward_1("), *second = function_text(c, "static void forward_2(");
+  assert_contains(first, "] = s0;\n", "forward_1");      /* kept in ws */
+  assert_contains(second, "const real s0 = ws[", "forward_2"); /* read back */
+  assert_contains(second, "0.1f * s0", "forward_2");
+  free(first), free(second), free(c);
+}
+
 int main(void) {
   const struct CMUnitTest compilers[] = {
       TEST(examples_compile_with_gcc),
@@ -994,5 +1023,9 @@ int main(void) {
       TEST(names_that_are_header_macros),
   };
   failed += cmocka_run_group_tests_name("emit: names", names, NULL, NULL);
+  const struct CMUnitTest segments[] = {
+      TEST(long_runs_are_cut_into_segments),
+  };
+  failed += cmocka_run_group_tests_name("emit: segments", segments, NULL, NULL);
   return failed;
 }
