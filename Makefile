@@ -139,9 +139,11 @@ $(BUILD)/tests/test_models: LDFLAGS += -fopenmp
 $(BUILD)/tests/test_models: LDLIBS += -lopenblas
 
 # The vector kernel of gemm() too, where the compiler and processor have it:
-# test_gemm_avx2 tests it directly, the layers model through generated code.
+# test_gemm_avx2 (float) and test_gemm_double test it directly, the layers
+# model through generated code.
 ifeq ($(shell uname -m),x86_64)
 $(BUILD)/tests/test_gemm_avx2.o: CFLAGS += -mavx2 -mfma -fopenmp
+$(BUILD)/tests/test_gemm_double.o: CFLAGS += -mavx2 -mfma
 $(BUILD)/tests/test_gemm_avx2: LDFLAGS += -fopenmp
 $(BUILD)/gen/layers.o $(BUILD)/gen/layers_threads.o: CFLAGS += -march=native
 endif

@@ -283,6 +283,89 @@ static real gemm_dot(size_t k, const real *x, const real *y) {
 }
 #endif
 
+/* Eight sums at once: OUT[c] = sum_p x[p] y_c[p], y_c = y + c * ldy, the
+   columns of B that a row of A meets. One vector of partial sums per
+   column shares each load of x; a tree of horizontal adds brings the
+   eight vectors down to one. The order is fixed, as in gemm_dot. */
+#if defined(__AVX2__) && defined(__FMA__) && !NC_DOUBLE
+#define GEMM_DOT8(C) s##C = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y + C * ldy + p), s##C);
+static void gemm_dot8(size_t k, const float *x, const float *y, size_t ldy, float *out) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+  size_t whole = k - k % 8; /* the steps in vectors: a bound of its own lets the compiler count the tail's */
+  for (size_t p = 0; p < whole; p += 8) {
+    __m256 xv = _mm256_loadu_ps(x + p);
+    GEMM_DOT8(0) GEMM_DOT8(1) GEMM_DOT8(2) GEMM_DOT8(3) GEMM_DOT8(4) GEMM_DOT8(5) GEMM_DOT8(6) GEMM_DOT8(7)
+  }
+  __m256 q0 = _mm256_hadd_ps(_mm256_hadd_ps(s0, s1), _mm256_hadd_ps(s2, s3));
+  __m256 q1 = _mm256_hadd_ps(_mm256_hadd_ps(s4, s5), _mm256_hadd_ps(s6, s7));
+  _mm256_storeu_ps(out, _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31)));
+  for (size_t c = 0; c < 8; c++)
+    for (size_t p = whole; p < k; p++)
+      out[c] += x[p] * y[c * ldy + p];
+}
+#else
+static void gemm_dot8(size_t k, const real *x, const real *y, size_t ldy, real *out) {
+  for (size_t c = 0; c < 8; c++)
+    out[c] = gemm_dot(k, x, y + c * ldy);
+}
+#endif
+
+/* C's row (+)= s * the row of A times B, B along its rows (csb 1): C's
+   row stays in registers, four vectors at a time, then one, over all k
+   steps. Terms
+   are added in the order of p, each as s * A(i, p) times B's element. */
+#if defined(__AVX2__) && defined(__FMA__)
+#define GEMM_AXPY_COLS (4 * GEMM_W)
+static void gemm_row_axpy(size_t n, size_t k, const real *ai, size_t csa, const real *b, size_t rsb, real *ci,
+                          int add, real scale) {
+  size_t whole = n - n % GEMM_AXPY_COLS;
+  for (size_t j = 0; j < whole; j += GEMM_AXPY_COLS) {
+    GEMM_VEC c0 = GEMM_ZERO(), c1 = c0, c2 = c0, c3 = c0;
+    if (add)
+      c0 = GEMM_LOAD(ci + j), c1 = GEMM_LOAD(ci + j + GEMM_W), c2 = GEMM_LOAD(ci + j + 2 * GEMM_W),
+      c3 = GEMM_LOAD(ci + j + 3 * GEMM_W);
+    for (size_t p = 0; p < k; p++) {
+      real aip = scale * ai[p * csa];
+      GEMM_VEC av = GEMM_SPLAT(&aip);
+      const real *bp = b + p * rsb + j;
+      c0 = GEMM_FMA(av, GEMM_LOAD(bp), c0);
+      c1 = GEMM_FMA(av, GEMM_LOAD(bp + GEMM_W), c1);
+      c2 = GEMM_FMA(av, GEMM_LOAD(bp + 2 * GEMM_W), c2);
+      c3 = GEMM_FMA(av, GEMM_LOAD(bp + 3 * GEMM_W), c3);
+    }
+    GEMM_STORE(ci + j, c0), GEMM_STORE(ci + j + GEMM_W, c1), GEMM_STORE(ci + j + 2 * GEMM_W, c2),
+        GEMM_STORE(ci + j + 3 * GEMM_W, c3);
+  }
+  size_t vectors = n - n % GEMM_W;
+  for (size_t j = whole; j < vectors; j += GEMM_W) {
+    GEMM_VEC c0 = add ? GEMM_LOAD(ci + j) : GEMM_ZERO();
+    for (size_t p = 0; p < k; p++) {
+      real aip = scale * ai[p * csa];
+      c0 = GEMM_FMA(GEMM_SPLAT(&aip), GEMM_LOAD(b + p * rsb + j), c0);
+    }
+    GEMM_STORE(ci + j, c0);
+  }
+  for (size_t j = vectors; j < n; j++) {
+    real acc = add ? ci[j] : 0;
+    for (size_t p = 0; p < k; p++)
+      acc += scale * ai[p * csa] * b[p * rsb + j];
+    ci[j] = acc;
+  }
+}
+#else
+static void gemm_row_axpy(size_t n, size_t k, const real *ai, size_t csa, const real *b, size_t rsb, real *ci,
+                          int add, real scale) {
+  if (!add)
+    for (size_t j = 0; j < n; j++)
+      ci[j] = 0;
+  for (size_t p = 0; p < k; p++) {
+    const real aip = scale * ai[p * csa], *bp = b + p * rsb;
+    for (size_t j = 0; j < n; j++)
+      ci[j] += aip * bp[j];
+  }
+}
+#endif
+
 /* Too few rows or steps for panels to pay (a batch of one, an outer
    product of one example): each row of C straight from the operands,
    along whichever of B's strides is 1. */
@@ -292,21 +375,28 @@ static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, s
     real *ci = c + i * ldc;
     const real *ai = a + i * rsa;
     if (rsb == 1 && csa == 1) { /* rows of A by columns of B, both contiguous */
-      for (size_t j = 0; j < n; j++)
+      size_t whole = n - n % 8;
+      for (size_t j = 0; j < whole; j += 8) {
+        real dots[8];
+        gemm_dot8(k, ai, b + j * csb, csb, dots);
+        for (size_t u = 0; u < 8; u++)
+          ci[j + u] = add ? ci[j + u] + scale * dots[u] : scale * dots[u];
+      }
+      for (size_t j = whole; j < n; j++)
         ci[j] = add ? ci[j] + scale * gemm_dot(k, ai, b + j * csb) : scale * gemm_dot(k, ai, b + j * csb);
+      continue;
+    }
+    if (csb == 1) {
+      gemm_row_axpy(n, k, ai, csa, b, rsb, ci, add, scale);
       continue;
     }
     if (!add)
       for (size_t j = 0; j < n; j++)
         ci[j] = 0;
-    for (size_t p = 0; p < k; p++) { /* a row of C at a time: contiguous when csb is 1 */
+    for (size_t p = 0; p < k; p++) { /* down B's columns */
       const real aip = scale * ai[p * csa], *bp = b + p * rsb;
-      if (csb == 1)
-        for (size_t j = 0; j < n; j++)
-          ci[j] += aip * bp[j];
-      else
-        for (size_t j = 0; j < n; j++)
-          ci[j] += aip * bp[j * csb];
+      for (size_t j = 0; j < n; j++)
+        ci[j] += aip * bp[j * csb];
     }
   }
 }

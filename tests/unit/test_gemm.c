@@ -16,12 +16,20 @@
 
 #include <cmocka.h>
 
+#ifndef NC_DOUBLE
 #define NC_DOUBLE 0
+#endif
 #define NC_BLAS 0
 #ifndef NC_THREADS
 #define NC_THREADS 1
 #endif
+#if NC_DOUBLE
+typedef double real;
+#define TOLERANCE 1e-15 /* a few units of the last place, per term's size */
+#else
 typedef float real;
+#define TOLERANCE 4e-7
+#endif
 #include "../../templates/gemm.c"
 
 static uint64_t seed = 1;
@@ -66,7 +74,7 @@ static void check_product_scaled(size_t m, size_t n, size_t k, Layout l, int add
       }
       double want = (add ? before[i * ldc + j] : 0) + sum;
       double got = c[i * ldc + j];
-      if (fabs(got - want) > 4e-7 * (size + 1) * sqrt((double)k + 1))
+      if (fabs(got - want) > TOLERANCE * (size + 1) * sqrt((double)k + 1))
         fail_msg("%zux%zux%zu trans_a %d trans_b %d add %d: C[%zu][%zu] = %.9g, want %.9g", m, n, k, l.trans_a,
                  l.trans_b, add, i, j, got, want);
     }
@@ -89,6 +97,21 @@ static void small_sizes(void **state) {
         for (size_t k = 1; k <= 17; k += 8)
           for (int add = 0; add < 2; add++)
             check_product(sizes[im], sizes[in], k, layouts[l], add);
+}
+
+/* Fewer than 6 rows, as a batch of one to five is: dot products of eight
+   columns at once and their leftovers, and rows of C kept in registers
+   32 columns at a time, on both sides of every edge. */
+static void row_path_sizes(void **state) {
+  (void)state;
+  static const size_t ms[] = {1, 2, 5}, ns[] = {7, 8, 10, 31, 32, 33, 64, 70}, ks[] = {1, 3, 8, 10, 32, 64, 100};
+  for (size_t l = 0; l < 4; l++)
+    for (size_t im = 0; im < 3; im++)
+      for (size_t in = 0; in < sizeof ns / sizeof *ns; in++)
+        for (size_t ik = 0; ik < sizeof ks / sizeof *ks; ik++) {
+          check_product(ms[im], ns[in], ks[ik], layouts[l], (int)(in % 2));
+          check_product_scaled(ms[im], ns[in], ks[ik], layouts[l], (int)(ik % 2), -0.5f);
+        }
 }
 
 /* Past MC = 144 rows and KC = 256 steps: several blocks, summed into C. */
@@ -135,23 +158,28 @@ static void pack_size_is_enough(void **state) {
   (void)state;
   assert_int_equal(gemm_pack_size(1, 1, 1), 16 + 16);                 /* 6 + slack 8, 16 */
   assert_int_equal(gemm_pack_size(1000, 10000, 1000), GEMM_MC * GEMM_KC + 16 + GEMM_KC * GEMM_NC);
+#if NC_DOUBLE
+  assert_int_equal(gemm_pack_size(7, 17, 3), 48 + 80);                 /* 12 * 3 + 8, 3 * 24 */
+  assert_int_equal(gemm_scratch(7, 17, 3), NC_THREADS * 128);
+#else
   assert_int_equal(gemm_pack_size(7, 17, 3), 48 + 96);                 /* 12 * 3 + 8, 3 * 32 */
   assert_int_equal(gemm_scratch(7, 17, 3), NC_THREADS * 144);
+#endif
 }
 
 int main(void) {
 #if defined(__AVX2__) && defined(__FMA__)
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
-    printf("test_gemm_avx2: this processor has no AVX2 and FMA; nothing to test\n");
+    printf("gemm: this processor has no AVX2 and FMA; nothing to test\n");
     return 0;
   }
-  printf("gemm: the AVX2 and FMA kernel, %d threads\n", NC_THREADS);
+  printf("gemm: the AVX2 and FMA kernel, %s, %d threads\n", NC_DOUBLE ? "double" : "float", NC_THREADS);
 #else
-  printf("gemm: the portable kernel\n");
+  printf("gemm: the portable kernel, %s\n", NC_DOUBLE ? "double" : "float");
 #endif
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(small_sizes), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
+      cmocka_unit_test(small_sizes), cmocka_unit_test(row_path_sizes), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
       cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough), cmocka_unit_test(scaled_products),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
