@@ -39,6 +39,9 @@ static const char usage[] =
     "  --threads N           compile, trainer: split batches and products over N threads\n"
     "                        (OpenMP: build with -fopenmp; trainers do)\n"
     "  --blas                compile, trainer: large products through CBLAS (-lopenblas)\n"
+    "  --lanes N             compile, trainer: examples at a time in the lanes of\n"
+    "                        a vector, for models without large products (default\n"
+    "                        8 in float, 4 in double; 1: one example at a time)\n"
     "  --tol T               gradcheck: the largest relative error allowed (1e-6)\n"
     "  --samples K           gradcheck: scalars checked per large tensor (20)\n"
     "  --seed S              gradcheck: the random point's seed (1)\n"
@@ -52,7 +55,7 @@ static const char usage[] =
 typedef struct {
   const char *path, *outdir, *prefix;
   bool dbl, input_grads, stats, blas;
-  int threads;
+  int threads, lanes;
   GradcheckOptions gc;
 } Options;
 
@@ -115,6 +118,7 @@ static EmitOptions emit_options(const Options *o, const Run *r) {
       .input_grads = o->input_grads,
       .threads = o->threads,
       .blas = o->blas,
+      .lanes = o->lanes,
       .source_name = emit_source_name(r->arena, o->path),
       .source_text = r->diag->text,
       .source_len = r->diag->len,
@@ -167,9 +171,9 @@ static const Command commands[] = {
     {"check", run_check, ""},
     {"ast", run_ast, ""},
     {"grad", run_grad, "--input-grads"},
-    {"compile", run_compile, "-o --prefix --double --input-grads --stats --threads --blas"},
+    {"compile", run_compile, "-o --prefix --double --input-grads --stats --threads --blas --lanes"},
     {"gradcheck", run_gradcheck, "--tol --samples --seed"},
-    {"trainer", run_trainer, "-o --prefix --double --input-grads --stats --threads --blas"},
+    {"trainer", run_trainer, "-o --prefix --double --input-grads --stats --threads --blas --lanes"},
 };
 
 static bool takes(const Command *c, const char *opt) {
@@ -224,6 +228,10 @@ static int parse_args(int argc, char **argv, const Command *c, Options *o, FILE 
         o->prefix = val;
       } else if (!parse_number(val, &v)) {
         return usage_error(err, "'%s' needs a number, got '%s'", arg, val);
+      } else if (strcmp(arg, "--lanes") == 0) {
+        if (!(v >= 1 && v <= 64 && v == (int)v))
+          return usage_error(err, "'--lanes' must be an integer from 1 to 64, got '%s'", val);
+        o->lanes = (int)v;
       } else if (strcmp(arg, "--threads") == 0) {
         if (!(v >= 1 && v <= 256 && v == (int)v))
           return usage_error(err, "'--threads' must be an integer from 1 to 256, got '%s'", val);

@@ -35,6 +35,11 @@
 
 typedef enum { FWD, BWD } Phase;
 
+/* With lanes, element s of lane l of a group is at [s * lanes + l]. A
+   segment runs over every lane, 'l' its lane (LANE_EACH); write_outputs
+   gets pointers already at its example's lane (LANE_ONE). */
+typedef enum { LANE_EACH, LANE_ONE } LaneView;
+
 typedef struct {
   const Graph *g;
   const Backward *bw;
@@ -61,6 +66,8 @@ typedef struct {
   int final_fwd, final_bwd; /* the segments that return the loss and add the last gradients */
   bool *seg_adds_to_grads;   /* per segment: adds into grads, so examples must take turns */
   bool any_gemm;
+  int lanes;          /* examples a group runs at once, one to a lane (1: one example at a time) */
+  long in_slot, tg_slot; /* with lanes: where the inputs and targets are copied in the workspace */
   int uses_mathf; /* float code calls nc_expf (1) or nc_tanhf (2) */
   int *with_softmax; /* per cross_entropy: the backward pass's softmax of its logits, computed with it, or -1 */
   bool *early;       /* a backward softmax computed in the forward pass, by its cross_entropy */
@@ -78,6 +85,7 @@ typedef struct {
   bool *referenced; /* in the function being written */
   bool *grad_used;  /* per leaf: its gradient pointer, in the function being written */
   int acc_node;     /* the fused product standing for 'acc', or -1 */
+  LaneView view;    /* with lanes: how the function being written sees them */
 } Emit;
 
 static const Node *node(const Emit *E, int id) { return &E->g->nodes[id]; }
@@ -87,6 +95,7 @@ static bool is_scalar(const Emit *E, int id) { return node(E, id)->shape.rank ==
 static long size_of(const Emit *E, int id) { return shape_size(node(E, id)->shape); }
 static const char *real_name(const Emit *E) { return E->o->dbl ? "double" : "float"; }
 static int threads(const Emit *E) { return E->o->threads > 1 ? E->o->threads : 1; }
+static bool in_lanes(const Emit *E) { return E->lanes > 1; }
 
 /* ---- writing, indented ---- */
 
@@ -172,7 +181,7 @@ static const char *const reserved_words[] = {
     "virtual", "wchar_t", "xor", "xor_eq", "alignas", "alignof", "thread_local", "char16_t", "char32_t",
     /* what the generated code itself uses */
     "real", "params", "in", "tg", "ws", "grads", "din", "out", "i", "j", "k", "u", "acc", "part", "bk", "zmax", "zsum",
-    "lse",
+    "lse", "l", "live", "total",
     "cls", "exp", "log", "sqrt", "fabs", "tanh", "sin", "cos", "pow", "log1p", "fmax", "memset", "NAN", "NULL",
     "size_t", "uint64_t", "forward", "backward", "write_outputs", "fill_value", "fill_uniform", "fill_normal",
     "uniform01", "next_random", "input_grad_scratch", "main",
@@ -181,7 +190,7 @@ static const char *const reserved_words[] = {
     "isless", "islessequal", "islessgreater", "isunordered", "math_errhandling", "offsetof", "expf", "logf",
     /* stdlib.h's, which C++'s math.h includes */
     "RAND_MAX", "EXIT_FAILURE", "EXIT_SUCCESS", "MB_CUR_MAX",
-    "sqrtf", "fabsf", "tanhf", "sinf", "cosf", "powf", "log1pf", "fmaxf"};
+    "sqrtf", "fabsf", "tanhf", "sinf", "cosf", "powf", "log1pf", "fmaxf", "copysignf"};
 
 /* Macro families of the same headers: M_PI, FP_NAN, HUGE_VAL, INT64_MAX, ... */
 static const char *const reserved_prefixes[] = {"M_", "FP_", "HUGE_", "MATH_", "INT", "UINT", "SIZE_", "PTRDIFF_",
@@ -614,7 +623,23 @@ static void assign_places(Emit *E) {
       E->slot[id] = E->ws_size;
       E->ws_size += size_of(E, id);
     }
+  if (in_lanes(E)) { /* each lane's copy of its example's inputs and targets */
+    E->in_slot = E->ws_size;
+    E->tg_slot = E->in_slot + program_size(p, SYM_INPUT);
+    E->ws_size = E->tg_slot + program_size(p, SYM_TARGET);
+  }
 }
+
+/* Examples run in lanes where nothing runs over the whole batch: the
+   per-example code is all there is, and the lanes vectorize all of it. */
+static void decide_lanes(Emit *E) {
+  int lanes = E->o->lanes ? E->o->lanes : E->o->dbl ? 4 : 8;
+  E->lanes = E->any_gemm ? 1 : lanes;
+}
+
+/* The smallest batch that runs in lanes: below it, the lanes a batch
+   leaves empty cost more than running its examples one by one. */
+static int lanes_from(const Emit *E) { return E->lanes > 1 ? (E->lanes + 3) / 4 + 1 : 1; }
 
 /* ---- expressions ---- */
 
@@ -766,19 +791,30 @@ static const char *expand(Emit *E, int id, const char *idx) {
   return apply_op(E, n->op, a, b, idx);
 }
 
+/* Element IDX of the array NAME that holds a value per example, in
+   lanes: "h[i * 8 + l]" in a segment, "h[i * 8]" in write_outputs. */
+static const char *lane_elem(Emit *E, const char *name, const char *idx) {
+  bool each = E->view == LANE_EACH;
+  if (strcmp(idx, "0") == 0)
+    return arena_printf(E->a, "%s[%s]", name, each ? "l" : "0");
+  bool simple = strspn(idx, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(idx);
+  return arena_printf(E->a, simple ? "%s[%s * %d%s]" : "%s[(%s) * %d%s]", name, idx, E->lanes, each ? " + l" : "");
+}
+
 /* Element IDX of node ID, as a C expression. */
 static const char *ref(Emit *E, int id, const char *idx) {
   const Node *n = node(E, id);
   if (n->op == LEAF_CONST)
     return literal(E, n->value);
   if (id == E->acc_node)
-    return "acc";
+    return in_lanes(E) ? "acc[l]" : "acc";
   if (inlined(E, id))
     return expand(E, id, idx);
   E->referenced[id] = true;
+  bool per_lane = in_lanes(E) && n->op != LEAF_PARAM; /* the params are the same for every example */
   if (is_scalar(E, id))
-    return E->cname[id];
-  return arena_printf(E->a, "%s[%s]", E->cname[id], idx);
+    return per_lane && E->view == LANE_EACH ? arena_printf(E->a, "%s[l]", E->cname[id]) : E->cname[id];
+  return per_lane ? lane_elem(E, E->cname[id], idx) : arena_printf(E->a, "%s[%s]", E->cname[id], idx);
 }
 
 /* ---- comments ---- */
@@ -892,28 +928,68 @@ static const char *grad_ptr(Emit *E, int leaf) {
 
 /* "h[i] = " or "dW1[i] += ": the start of a store of element IDX of ID. */
 static const char *store(Emit *E, int id, const char *idx) {
-  if (E->grad_of[id] >= 0)
-    return arena_printf(E->a, "%s[%s] += ", grad_ptr(E, E->grad_of[id]), is_scalar(E, id) ? "0" : idx);
+  int leaf = E->grad_of[id];
+  if (leaf >= 0) {
+    const char *at = is_scalar(E, id) ? "0" : idx;
+    if (in_lanes(E) && node(E, leaf)->op == LEAF_INPUT) /* din holds a row per example */
+      return arena_printf(E->a, "%s[l * %s_INPUT_SIZE%s%s] += ", grad_ptr(E, leaf), E->o->prefix,
+                          strcmp(at, "0") ? " + " : "", strcmp(at, "0") ? at : "");
+    return arena_printf(E->a, "%s[%s] += ", grad_ptr(E, leaf), at);
+  }
   E->referenced[id] = true;
+  if (in_lanes(E))
+    return arena_printf(E->a, "%s = ", lane_elem(E, E->cname[id], idx));
   return arena_printf(E->a, "%s[%s] = ", E->cname[id], idx);
 }
 
 /* Declares the scalar ID where it is computed, unless it goes to a gradient. */
 static void declare_scalar(Emit *E, int id) {
-  if (E->grad_of[id] < 0)
+  if (E->grad_of[id] < 0 && in_lanes(E))
+    emitf(E, "real %s[%d];\n", E->cname[id], E->lanes);
+  else if (E->grad_of[id] < 0)
     emitf(E, "real %s;\n", E->cname[id]);
 }
 
 /* Sets the scalar ID to EXPR; forward values are kept for the backward pass. */
 static void set_scalar(Emit *E, int id, const char *expr) {
   if (E->grad_of[id] >= 0) {
-    emitf(E, "%s[0] += %s;\n", grad_ptr(E, E->grad_of[id]), expr);
+    emitf(E, "%s%s;\n", store(E, id, "0"), expr);
+    return;
+  }
+  if (in_lanes(E)) {
+    emitf(E, "%s[l] = %s;\n", E->cname[id], expr);
+    if (E->slot[id] >= 0)
+      emitf(E, "ws[%ld + l] = %s[l];\n", E->slot[id] * E->lanes, E->cname[id]);
     return;
   }
   emitf(E, "%s = %s;\n", E->cname[id], expr);
   if (E->slot[id] >= 0)
     emitf(E, "ws[%ld] = %s;\n", E->slot[id], E->cname[id]);
 }
+
+/* With lanes, a loop over the group's lanes around what follows, up to
+   lanes_close: over all of them, or over the live ones (LIVE_ONLY) where
+   the statements add into the batch's gradients or write an example's
+   row of din. Without lanes, nothing. */
+static void lanes_open(Emit *E, bool live_only) {
+  if (!in_lanes(E))
+    return;
+  if (live_only)
+    emitf(E, "for (int l = 0; l < live; l++) {\n");
+  else
+    emitf(E, "for (int l = 0; l < %d; l++) {\n", E->lanes);
+  E->indent++;
+}
+
+static void lanes_close(Emit *E) {
+  if (!in_lanes(E))
+    return;
+  E->indent--;
+  emitf(E, "}\n");
+}
+
+/* Does a store of node ID add into a gradient, so only live lanes may run it? */
+static bool adds_up(const Emit *E, int id) { return E->grad_of[id] >= 0; }
 
 static void open_loop(Emit *E, const char *var, long n) {
   emitf(E, "for (int %s = 0; %s < %ld; %s++)", var, var, n, var);
@@ -948,7 +1024,46 @@ static const char *at(Emit *E, const char *fmt, const char *k) {
   return paren ? arena_printf(E->a, "%.*sk%s", (int)(paren - s), s, paren + 3) : s;
 }
 
+/* With lanes, the same sums in the same order for every lane, each
+   lane's in acc[l] (and part[u][l]): the lanes are the loop innermost. */
+static void lanes_dot_loop(Emit *E, int a, int b, const char *a_at, const char *b_at, long inner, bool contiguous) {
+  int L = E->lanes;
+  long main = contiguous && inner >= 2 * LANES ? inner - inner % LANES : 0;
+  emitf(E, "real acc[%d];\n", L);
+  if (main) {
+    emitf(E, "real part[%d][%d] = {0};\n", LANES, L);
+    emitf(E, "for (int k = 0; k < %ld; k += %d)\n", main, LANES);
+    E->indent++;
+    emitf(E, "for (int u = 0; u < %d; u++)\n", LANES);
+    E->indent++;
+    emitf(E, "for (int l = 0; l < %d; l++)\n", L);
+    E->indent++;
+    emitf(E, "part[u][l] += %s * %s;\n", ref(E, a, at(E, a_at, "k + u")), ref(E, b, at(E, b_at, "k + u")));
+    E->indent -= 3;
+  }
+  emitf(E, "for (int l = 0; l < %d; l++)\n", L);
+  E->indent++;
+  if (main)
+    emitf(E, "acc[l] = ((part[0][l] + part[1][l]) + (part[2][l] + part[3][l])) + ((part[4][l] + part[5][l]) + "
+             "(part[6][l] + part[7][l]));\n");
+  else
+    emitf(E, "acc[l] = 0;\n");
+  E->indent--;
+  if (main == inner)
+    return;
+  emitf(E, "for (int k = %ld; k < %ld; k++)\n", main, inner);
+  E->indent++;
+  emitf(E, "for (int l = 0; l < %d; l++)\n", L);
+  E->indent++;
+  emitf(E, "acc[l] += %s * %s;\n", ref(E, a, at(E, a_at, "k")), ref(E, b, at(E, b_at, "k")));
+  E->indent -= 2;
+}
+
 static void dot_loop(Emit *E, int a, int b, const char *a_at, const char *b_at, long inner, bool contiguous) {
+  if (in_lanes(E)) {
+    lanes_dot_loop(E, a, b, a_at, b_at, inner, contiguous);
+    return;
+  }
   if (!contiguous || inner < 2 * LANES) {
     emitf(E, "real acc = 0;\n");
     open_loop(E, "k", inner);
@@ -1024,8 +1139,8 @@ static void transposed_matvec(Emit *E, int m, int root) {
    element standing in as 'acc', is stored at each element. */
 static void matmul_loops(Emit *E, int m, int root) {
   const Node *n = node(E, m);
-  if ((n->trans & TRANS_A) && node(E, n->in[0])->shape.rank == 2 && node(E, n->in[1])->shape.rank < 2 &&
-      E->grad_of[root] < 0 && E->slot[root] >= 0) {
+  if (!in_lanes(E) && (n->trans & TRANS_A) && node(E, n->in[0])->shape.rank == 2 &&
+      node(E, n->in[1])->shape.rank < 2 && E->grad_of[root] < 0 && E->slot[root] >= 0) {
     transposed_matvec(E, m, root);
     return;
   }
@@ -1060,16 +1175,18 @@ static void matmul_loops(Emit *E, int m, int root) {
     E->indent++, depth++;
   }
   dot_loop(E, n->in[0], n->in[1], ai, bi, inner, contiguous);
+  lanes_open(E, adds_up(E, root));
   if (scalar) {
-    set_scalar(E, root, "acc");
+    set_scalar(E, root, in_lanes(E) ? "acc[l]" : "acc");
   } else if (root == m) {
-    emitf(E, "%sacc;\n", store(E, m, idx));
+    emitf(E, "%s%s;\n", store(E, m, idx), in_lanes(E) ? "acc[l]" : "acc");
   } else {
     E->acc_node = m;
     const char *value = expand(E, root, idx);
     E->acc_node = -1;
     emitf(E, "%s%s;\n", store(E, root, idx), value);
   }
+  lanes_close(E);
   while (depth--) {
     E->indent--;
     emitf(E, "}\n");
@@ -1088,8 +1205,11 @@ static void emit_map(Emit *E, int id) {
   }
   if (is_scalar(E, id)) {
     const char *value = expand(E, id, "0");
-    if (E->grad_of[id] >= 0) {
+    if (E->grad_of[id] >= 0 || in_lanes(E)) {
+      declare_scalar(E, id);
+      lanes_open(E, adds_up(E, id));
       set_scalar(E, id, value);
+      lanes_close(E);
       return;
     }
     emitf(E, "real %s = %s;\n", E->cname[id], value);
@@ -1100,8 +1220,10 @@ static void emit_map(Emit *E, int id) {
   open_loop(E, "i", size_of(E, id));
   emitf(E, "\n");
   E->indent++;
+  lanes_open(E, adds_up(E, id));
   const char *value = expand(E, id, "i");
   emitf(E, "%s%s;\n", store(E, id, "i"), value);
+  lanes_close(E);
   E->indent--;
 }
 
@@ -1112,18 +1234,47 @@ static void emit_matmul(Emit *E, int id) { matmul_loops(E, id, id); }
 static void emit_sum(Emit *E, int id) {
   const Node *n = node(E, id);
   long count = size_of(E, n->in[0]);
+  bool lanes = in_lanes(E);
+  const char *acc = lanes ? "acc[l]" : "acc";
   declare_scalar(E, id);
   emitf(E, "{\n");
   E->indent++;
-  emitf(E, "real acc = 0;\n");
+  if (lanes)
+    emitf(E, "real acc[%d];\nfor (int l = 0; l < %d; l++)\n  acc[l] = 0;\n", E->lanes, E->lanes);
+  else
+    emitf(E, "real acc = 0;\n");
   open_loop(E, "i", count);
   emitf(E, "\n");
   E->indent++;
+  if (lanes)
+    emitf(E, "for (int l = 0; l < %d; l++)\n  ", E->lanes);
   const char *a = ref(E, n->in[0], "i"), *b = n->in[1] >= 0 ? ref(E, n->in[1], "i") : NULL;
-  emitf(E, "acc += %s;\n", apply_op(E, n->op, a, b, "i"));
+  emitf(E, "%s += %s;\n", acc, apply_op(E, n->op, a, b, "i"));
   E->indent--;
   bool mean = op_info[n->op].flags & OPF_MEAN;
-  set_scalar(E, id, mean ? arena_printf(E->a, "acc / %s", literal(E, (double)count)) : "acc");
+  lanes_open(E, adds_up(E, id));
+  set_scalar(E, id, mean ? arena_printf(E->a, "%s / %s", acc, literal(E, (double)count)) : acc);
+  lanes_close(E);
+  E->indent--;
+  emitf(E, "}\n");
+}
+
+/* The block of a softmax-like node ID, whose scalars (zmax, zsum, cls)
+   are its own: with lanes, each lane runs the block in turn. */
+static void block_open(Emit *E, int id) {
+  if (in_lanes(E)) {
+    lanes_open(E, adds_up(E, id));
+    return;
+  }
+  emitf(E, "{\n");
+  E->indent++;
+}
+
+static void block_close(Emit *E) {
+  if (in_lanes(E)) {
+    lanes_close(E);
+    return;
+  }
   E->indent--;
   emitf(E, "}\n");
 }
@@ -1162,32 +1313,29 @@ static void max_sum_softmax(Emit *E, int x, int p) {
   emitf(E, " {\n");
   E->indent++;
   emitf(E, "%sexp(%s - zmax);\n", store(E, p, "i"), ref(E, x, "i"));
-  emitf(E, "zsum += %s[i];\n", E->cname[p]);
+  emitf(E, "zsum += %s;\n", ref(E, p, "i"));
   E->indent--;
   emitf(E, "}\n");
   open_loop(E, "i", count);
   emitf(E, "\n");
   E->indent++;
-  emitf(E, "%s[i] /= zsum;\n", E->cname[p]);
+  emitf(E, "%s /= zsum;\n", ref(E, p, "i"));
   E->indent--;
 }
 
 /* logsumexp(x) = zmax + log(sum(exp(x - zmax))), zmax = max(x): never overflows. */
 static void emit_logsumexp(Emit *E, int id) {
   declare_scalar(E, id);
-  emitf(E, "{\n");
-  E->indent++;
+  block_open(E, id);
   max_and_sum(E, node(E, id)->in[0]);
   set_scalar(E, id, "zmax + log(zsum)");
-  E->indent--;
-  emitf(E, "}\n");
+  block_close(E);
 }
 
 /* softmax(x) = exp(x - zmax) / zsum;  log_softmax(x) = x - (zmax + log(zsum)) */
 static void emit_softmax(Emit *E, int id) {
   int x = node(E, id)->in[0];
-  emitf(E, "{\n");
-  E->indent++;
+  block_open(E, id);
   max_and_sum(E, x);
   bool log_form = node(E, id)->op == OP_LOG_SOFTMAX;
   if (log_form)
@@ -1200,8 +1348,8 @@ static void emit_softmax(Emit *E, int id) {
     emitf(E, "%s%s - lse;\n", store(E, id, "i"), xi);
   else
     emitf(E, "%sexp(%s - zmax) / zsum;\n", store(E, id, "i"), xi);
-  E->indent -= 2;
-  emitf(E, "}\n");
+  E->indent--;
+  block_close(E);
 }
 
 static void emit_transpose(Emit *E, int id) {
@@ -1214,7 +1362,9 @@ static void emit_transpose(Emit *E, int id) {
   emitf(E, "\n");
   E->indent++;
   const char *v = ref(E, x, arena_printf(E->a, "i * %d + j", s.dim[1]));
+  lanes_open(E, adds_up(E, id));
   emitf(E, "%s%s;\n", store(E, id, arena_printf(E->a, "j * %d + i", s.dim[0])), v);
+  lanes_close(E);
   E->indent -= 2;
 }
 
@@ -1228,7 +1378,9 @@ static void emit_outer(Emit *E, int id) {
   emitf(E, "\n");
   E->indent++;
   const char *a = ref(E, n->in[0], "i"), *b = ref(E, n->in[1], "j");
+  lanes_open(E, adds_up(E, id));
   emitf(E, "%s%s * %s;\n", store(E, id, arena_printf(E->a, "i * %d + j", n->shape.dim[1])), a, b);
+  lanes_close(E);
   E->indent -= 2;
 }
 
@@ -1238,8 +1390,7 @@ static void emit_cross_entropy(Emit *E, int id) {
   const Node *n = node(E, id);
   int z = n->in[0], t = n->in[1];
   declare_scalar(E, id);
-  emitf(E, "{\n");
-  E->indent++;
+  block_open(E, id);
   int p = E->with_softmax[id];
   if (p >= 0)
     max_sum_softmax(E, z, p);
@@ -1260,8 +1411,7 @@ static void emit_cross_entropy(Emit *E, int id) {
     E->indent--;
     set_scalar(E, id, "-acc");
   }
-  E->indent--;
-  emitf(E, "}\n");
+  block_close(E);
 }
 
 /* ---- functions ---- */
@@ -1291,7 +1441,12 @@ static void declare_leaves(Emit *E, FILE *out, bool targets) {
       continue;
     const char *base = leaf_base(node(E, id)->op);
     long off = leaf_offset(E, id);
-    if (is_scalar(E, id))
+    bool per_lane = in_lanes(E) && node(E, id)->op != LEAF_PARAM;
+    if (per_lane) /* the group's copy, element s of lane l at [s * lanes + l] */
+      off *= E->lanes;
+    if (is_scalar(E, id) && per_lane && E->view == LANE_EACH)
+      fprintf(out, "  const real *%s = %s + %ld;\n", E->cname[id], base, off);
+    else if (is_scalar(E, id))
       fprintf(out, "  const real %s = %s[%ld];\n", E->cname[id], base, off);
     else if (off == 0)
       fprintf(out, "  const real *%s = %s;\n", E->cname[id], base);
@@ -1305,10 +1460,11 @@ static void declare_saved(Emit *E, FILE *out) {
   for (int id = 0; id < E->g->nforward; id++) {
     if (!E->referenced[id] || is_leaf(E, id) || E->slot[id] < 0)
       continue;
+    long at = E->slot[id] * E->lanes;
     if (is_scalar(E, id))
-      fprintf(out, "  const real %s = ws[%ld];\n", E->cname[id], E->slot[id]);
+      fprintf(out, "  const real %s = ws[%ld];\n", E->cname[id], at);
     else
-      fprintf(out, "  const real *%s = ws + %ld;\n", E->cname[id], E->slot[id]);
+      fprintf(out, "  const real *%s = ws + %ld;\n", E->cname[id], at);
   }
 }
 
@@ -1370,10 +1526,29 @@ static char *void_unused(Emit *E, char *body, const char *params) {
   return text;
 }
 
+static char *outputs_body(Emit *E);
+
+/* With lanes, write_outputs_lanes: write_outputs for an example's lane. */
+static char *outputs_lanes(Emit *E) {
+  if (!in_lanes(E))
+    return strdup("");
+  char *body = outputs_body(E), *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  fprintf(out,
+          "\n/* The same, for the example whose lane of its group's ws and in these point at. */\n"
+          "static void write_outputs_lanes(const real *params, const real *in, const real *ws, real *out) {\n%s}\n",
+          body);
+  fclose(out);
+  free(body);
+  return text;
+}
+
 static char *outputs_body(Emit *E) {
   char *body;
   size_t size;
   begin_body(E, &body, &size);
+  E->view = LANE_ONE;
   long off = 0;
   for (int k = 0; k < E->g->noutputs; k++) {
     int id = E->g->outputs[k];
@@ -1395,6 +1570,7 @@ static char *outputs_body(Emit *E) {
   FILE *out = open_memstream(&text, &text_size);
   declare_leaves(E, out, false);
   declare_saved(E, out);
+  E->view = LANE_EACH;
   fputs(body, out);
   fclose(out);
   free(body);
@@ -1421,13 +1597,19 @@ static void add_last_gradients(Emit *E) {
       comment_text(E, arena_printf(E->a, "%s   (%s)", formula, shape));
       free(formula);
     }
+    bool din = in_lanes(E) && node(E, leaf)->op == LEAF_INPUT; /* a row per example */
+    const char *row = din ? arena_printf(E->a, "l * %s_INPUT_SIZE + ", E->o->prefix) : "";
     if (is_scalar(E, leaf)) {
-      emitf(E, "%s[0] += %s;\n", grad_ptr(E, leaf), ref(E, adj, "0"));
+      lanes_open(E, true);
+      emitf(E, "%s[%s0] += %s;\n", grad_ptr(E, leaf), row, ref(E, adj, "0"));
+      lanes_close(E);
     } else {
       open_loop(E, "i", size_of(E, leaf));
       emitf(E, "\n");
       E->indent++;
-      emitf(E, "%s[i] += %s;\n", grad_ptr(E, leaf), ref(E, adj, "i"));
+      lanes_open(E, true);
+      emitf(E, "%s[%si] += %s;\n", grad_ptr(E, leaf), row, ref(E, adj, "i"));
+      lanes_close(E);
       E->indent--;
     }
   }
@@ -1443,11 +1625,12 @@ static void declare_segment(Emit *E, FILE *out, int k) {
     if (!E->referenced[id] || is_leaf(E, id) || E->slot[id] < 0)
       continue;
     bool here = E->seg[id] == k;
+    long at = E->slot[id] * E->lanes;
     if (is_scalar(E, id)) {
       if (!here)
-        fprintf(out, "  const real %s = ws[%ld];\n", E->cname[id], E->slot[id]);
+        fprintf(out, in_lanes(E) ? "  const real *%s = ws + %ld;\n" : "  const real %s = ws[%ld];\n", E->cname[id], at);
     } else {
-      fprintf(out, here ? "  real *%s = ws + %ld;\n" : "  const real *%s = ws + %ld;\n", E->cname[id], E->slot[id]);
+      fprintf(out, here ? "  real *%s = ws + %ld;\n" : "  const real *%s = ws + %ld;\n", E->cname[id], at);
     }
   }
   for (int w = 0; w < E->bw->nwrt; w++) {
@@ -1463,10 +1646,30 @@ static const char *seg_name(const Emit *E, int k) {
   int number = 1;
   for (int j = 0; j < k; j++)
     number += E->seg_phase[j] == E->seg_phase[k];
-  return arena_printf(E->a, "%s_%d", E->seg_phase[k] == FWD ? "forward" : "backward", number);
+  return arena_printf(E->a, "%s_%d%s", E->seg_phase[k] == FWD ? "forward" : "backward", number,
+                      in_lanes(E) ? "_lanes" : "");
 }
 
-/* The function of segment K, for one example. */
+/* HEAD then ARGS, a list split at its commas where the line would pass
+   110 columns, the rest lined up after HEAD. */
+static void print_wrapped(FILE *out, const char *head, const char *args) {
+  size_t col = strlen(head);
+  fputs(head, out);
+  for (const char *p = args; *p;) {
+    size_t len = strcspn(p, ",");
+    if (col + len > 110 && p != args) {
+      fprintf(out, "\n%*s", (int)strlen(head), "");
+      col = strlen(head);
+      while (*p == ' ')
+        p++, len--;
+    }
+    fprintf(out, "%.*s%s", (int)len, p, p[len] ? "," : "");
+    col += len + 1;
+    p += len + (p[len] == ',');
+  }
+}
+
+/* The function of segment K, for one example, or for a group's lanes. */
 static char *segment_function(Emit *E, int k) {
   char *body;
   size_t size;
@@ -1475,7 +1678,10 @@ static char *segment_function(Emit *E, int k) {
   for (int id = 0; id < E->g->n; id++) /* a segment lies within a group, in id order */
     if (E->seg[id] == k && !E->early[id])
       emit_node(E, id);
-  if (k == E->final_fwd)
+  bool lanes = in_lanes(E), final = k == E->final_fwd;
+  if (final && lanes) /* the live lanes' losses, in the order of their examples */
+    emitf(E, "for (int l = 0; l < live; l++)\n  *total += %s;\n", ref(E, E->g->loss, "0"));
+  else if (final)
     emitf(E, "return %s;\n", ref(E, E->g->loss, "0"));
   if (k == E->final_bwd)
     add_last_gradients(E);
@@ -1485,12 +1691,13 @@ static char *segment_function(Emit *E, int k) {
   size_t text_size;
   FILE *out = open_memstream(&text, &text_size);
   bool fwd = E->seg_phase[k] == FWD;
-  if (fwd)
-    fprintf(out, "static %s %s(const real *params, const real *in, const real *tg, real *ws) {\n",
-            k == E->final_fwd ? "real" : "void", seg_name(E, k));
-  else
-    fprintf(out, "static void %s(const real *params, const real *in, const real *tg, real *ws, real *grads%s) {\n",
-            seg_name(E, k), E->o->input_grads ? ", real *din" : "");
+  const char *head = arena_printf(E->a, "static %s %s(", fwd && final && !lanes ? "real" : "void", seg_name(E, k));
+  const char *args = arena_printf(
+      E->a, "const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg, real *NC_RESTRICT ws%s%s%s%s",
+      fwd ? "" : ", real *NC_RESTRICT grads", !fwd && E->o->input_grads ? ", real *NC_RESTRICT din" : "",
+      lanes ? ", int live" : "", fwd && final && lanes ? ", real *total" : "");
+  print_wrapped(out, head, args);
+  fputs(") {\n", out);
   char *decls;
   size_t decls_size;
   FILE *d = open_memstream(&decls, &decls_size);
@@ -1499,6 +1706,8 @@ static char *segment_function(Emit *E, int k) {
   fclose(d);
   free(body);
   const char *params = fwd ? "params in tg ws" : E->o->input_grads ? "params in tg ws grads din" : "params in tg ws grads";
+  if (lanes)
+    params = arena_printf(E->a, "%s live%s", params, final ? " total" : "");
   char *checked = void_unused(E, decls, params);
   fprintf(out, "%s}\n\n", checked);
   free(checked);
@@ -1506,14 +1715,22 @@ static char *segment_function(Emit *E, int k) {
   return text;
 }
 
+/* The segments' functions: for one example at a time, and with lanes
+   for NC_LANES at a time too (forward_1_lanes, ...). */
 static char *segments_block(Emit *E) {
   char *text;
   size_t size;
   FILE *out = open_memstream(&text, &size);
-  for (int k = 0; k < E->nsegs; k++) {
-    char *f = segment_function(E, k);
-    fputs(f, out);
-    free(f);
+  int lanes = E->lanes;
+  for (E->lanes = 1;; E->lanes = lanes) {
+    for (int k = 0; k < E->nsegs; k++) {
+      char *f = segment_function(E, k);
+      fputs(f, out);
+      free(f);
+    }
+    if (E->lanes == lanes)
+      break;
+    fputs("/* ---- the same, for the NC_LANES examples of a group at once ---- */\n\n", out);
   }
   fclose(out);
   return text;
@@ -1624,14 +1841,22 @@ static void call_segment(Emit *E, int k) {
      the params' gradients, which they add one after another, in order. */
   if (threads(E) > 1 && k != E->final_fwd && !E->seg_adds_to_grads[k])
     fprintf(E->out, "#ifdef _OPENMP\n#pragma omp parallel for num_threads(%d) schedule(static)\n#endif\n", threads(E));
-  emitf(E, "for (int b = 0; b < batch; b++)\n");
-  E->indent++;
-  const char *args = "params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b)";
-  if (E->seg_phase[k] == FWD)
-    emitf(E, "%s%s(%s);\n", k == E->final_fwd ? "total += " : "", seg_name(E, k), args);
+  bool lanes = in_lanes(E), final = k == E->final_fwd;
+  if (lanes)
+    emitf(E, "for (int b = 0; b < batch; b += NC_LANES)\n");
   else
-    emitf(E, "%s(%s, grads%s);\n", seg_name(E, k), args,
-          E->o->input_grads ? arena_printf(E->a, ", din + (size_t)b * %s_INPUT_SIZE", E->o->prefix) : "");
+    emitf(E, "for (int b = 0; b < batch; b++)\n");
+  E->indent++;
+  const char *args = lanes ? "params, lanes_in(ws, b), lanes_tg(ws, b), lanes_ws(ws, b)"
+                           : "params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b)";
+  const char *din = E->o->input_grads ? arena_printf(E->a, ", din + (size_t)b * %s_INPUT_SIZE", E->o->prefix) : "";
+  const char *live = lanes ? ", live_lanes(batch, b)" : "";
+  if (E->seg_phase[k] == FWD && lanes)
+    emitf(E, "%s(%s%s%s);\n", seg_name(E, k), args, live, final ? ", &total" : "");
+  else if (E->seg_phase[k] == FWD)
+    emitf(E, "%s%s(%s);\n", final ? "total += " : "", seg_name(E, k), args);
+  else
+    emitf(E, "%s(%s, grads%s%s);\n", seg_name(E, k), args, din, live);
   E->indent--;
 }
 
@@ -1738,6 +1963,11 @@ static void update_steps(Emit *E, Steps *st) {
 static Steps driver_steps(Emit *E, Phase ph) {
   Steps st = {0};
   int last = -1;
+  if (ph == FWD && in_lanes(E)) {
+    step_begin(E, &st);
+    emitf(E, "for (int b = 0; b < batch; b += NC_LANES)\n  load_lanes(inputs, targets, batch, b, lanes_ws(ws, b));\n");
+    step_end(E, &st, 0);
+  }
   for (int group = ph == FWD ? 0 : 2; group <= (ph == FWD ? 1 : 2); group++) {
     for (int id = 0; id < E->g->n; id++) {
       if (!emitted_here(E, id) || emit_group(E, id) != group || E->early[id])
@@ -1781,7 +2011,8 @@ enum { MAX_DRIVER_STEPS = 24 };
 
 /* The steps [FROM, TO) of ST as a function of their own, into PARTS. */
 static const char *write_part(Emit *E, Phase ph, Steps *st, int from, int to, FILE *parts, int number) {
-  const char *name = arena_printf(E->a, "%s_steps_%d", ph == FWD ? "forward" : "backward", number);
+  const char *name =
+      arena_printf(E->a, "%s_steps_%d%s", ph == FWD ? "forward" : "backward", number, in_lanes(E) ? "_lanes" : "");
   char *body;
   size_t size;
   FILE *out = open_memstream(&body, &size);
@@ -1826,6 +2057,8 @@ static char *driver_body(Emit *E, Phase ph, FILE *parts, int *nparts) {
     fputs("  real *pack = pack_of(ws, batch);\n", out);
   else if (split)
     fputs("  real *pack = NULL;\n", out);
+  if (ph == BWD && in_lanes(E) && !split)
+    fputs("  (void)inputs, (void)targets; /* read from their copies in the lanes */\n", out);
   if (ph == FWD)
     fputs("  real total = 0;\n", out);
   bool check_targets = ph == FWD && E->target_dep[E->g->loss];
@@ -1877,6 +2110,137 @@ static char *sgd_zero_block(Emit *E) {
     fprintf(out, "  memset(grads + %ld, 0, sizeof(real) * %ld);\n", from[r], to[r] - from[r]);
   fclose(out);
   return text;
+}
+
+/* How the drivers find each example's inputs, targets and workspace: its
+   slices, and with lanes, its group's and its lane's. */
+static char *examples_block(Emit *E) {
+  const char *P = E->o->prefix;
+  long in = program_size(E->g->program, SYM_INPUT), tg = program_size(E->g->program, SYM_TARGET);
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  fprintf(out,
+          "/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */\n"
+          "static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * %s_INPUT_SIZE; }\n"
+          "static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * "
+          "%s_TARGET_SIZE : NULL; }\n"
+          "static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }\n",
+          P, P);
+  if (!in_lanes(E)) {
+    fputs("/* The examples the workspace has room for. */\n"
+          "static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }\n",
+          out);
+  } else {
+    fprintf(out,
+            "/* The group of NC_LANES examples from example b (a multiple of NC_LANES):\n"
+            "   its workspace, and its copies of their inputs and targets. */\n"
+            "static real *lanes_ws(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }\n"
+            "static const real *lanes_in(real *ws, int b) { return lanes_ws(ws, b) + %ld; }\n"
+            "static const real *lanes_tg(real *ws, int b) { return lanes_ws(ws, b) + %ld; }\n"
+            "/* Example b's lane of its group's inputs and workspace, for write_outputs_lanes. */\n"
+            "static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b %% NC_LANES) + b %% NC_LANES; }\n"
+            "static const real *lane_ws(real *ws, int b) { return lanes_ws(ws, b - b %% NC_LANES) + b %% NC_LANES; }\n"
+            "/* The lanes of that group that hold examples: the last group's may not all. */\n"
+            "static int live_lanes(int batch, int b) { return batch - b < NC_LANES ? batch - b : NC_LANES; }\n"
+            "/* The examples the workspace has room for: whole groups, for a batch run in lanes. */\n"
+            "static size_t examples_of(int batch) {\n"
+            "  if (batch < NC_LANES_FROM)\n"
+            "    return batch > 0 ? (size_t)batch : 0;\n"
+            "  return ((size_t)batch + NC_LANES - 1) / NC_LANES * NC_LANES;\n"
+            "}\n\n"
+            "/* The group's inputs and targets (unless NULL), example b + l into lane\n"
+            "   l; lanes past the batch repeat its last example, so that they compute\n"
+            "   finite values, which nothing reads. */\n"
+            "static void load_lanes(const real *inputs, const real *targets, int batch, int b, real *group) {\n"
+            "  for (int l = 0; l < NC_LANES; l++) {\n"
+            "    size_t e = (size_t)(b + l < batch ? b + l : batch - 1);\n",
+            E->in_slot * E->lanes, E->tg_slot * E->lanes);
+    if (in)
+      fprintf(out,
+              "    for (size_t k = 0; k < %ld; k++)\n"
+              "      group[(%ld + k) * NC_LANES + (size_t)l] = inputs[e * %ld + k];\n",
+              in, E->in_slot, in);
+    if (tg)
+      fprintf(out,
+              "    for (size_t k = 0; targets && k < %ld; k++)\n"
+              "      group[(%ld + k) * NC_LANES + (size_t)l] = targets[e * %ld + k];\n",
+              tg, E->tg_slot, tg);
+    if (!in && !tg)
+      fputs("    (void)inputs, (void)targets, (void)group, (void)e;\n", out);
+    else if (!tg)
+      fputs("    (void)targets;\n", out);
+    else if (!in)
+      fputs("    (void)inputs;\n", out);
+    fputs("  }\n}\n", out);
+  }
+  if (E->o->input_grads)
+    fprintf(out,
+            "\n/* %s_grad has nowhere to put the inputs' gradients: they go to scratch,\n"
+            "   after the examples' workspaces. */\n"
+            "static real *input_grad_scratch(real *ws, int batch) {\n"
+            "  real *din = ws + examples_of(batch) * WS_SIZE;\n"
+            "  memset(din, 0, sizeof(real) * (size_t)batch * DIN_SIZE);\n"
+            "  return din;\n"
+            "}\n",
+            E->o->prefix);
+  fclose(out);
+  return text;
+}
+
+/* With lanes, the drivers of both ways, each as a function of its own:
+   forward_each and backward_each for one example at a time, forward_lanes
+   and backward_lanes for groups of NC_LANES; forward() and backward()
+   (FWD, BWD) pick one by the batch. Their parts go to PARTS. */
+static char *mode_drivers(Emit *E, FILE *parts, int *nparts, char **fwd, char **bwd) {
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  const char *din = E->o->input_grads ? ", real *din" : "";
+  int lanes = E->lanes;
+  for (E->lanes = 1;; E->lanes = lanes) {
+    const char *mode = in_lanes(E) ? "lanes" : "each";
+    char *f = driver_body(E, FWD, parts, nparts), *b = driver_body(E, BWD, parts, nparts);
+    fprintf(out,
+            "static real forward_%s(const real *params, int batch, const real *inputs, const real *targets, real *ws) "
+            "{\n%s}\n\n",
+            mode, f);
+    fprintf(out,
+            "static void backward_%s(const real *params, int batch, const real *inputs, const real *targets, real *ws,\n"
+            "                        real *grads%s, real *update, real lr) {\n%s}\n\n",
+            mode, din, b);
+    free(f), free(b);
+    if (E->lanes == lanes)
+      break;
+  }
+  fclose(out);
+  *fwd = arena_strdup(E->a, "  if (batch >= NC_LANES_FROM)\n"
+                            "    return forward_lanes(params, batch, inputs, targets, ws);\n"
+                            "  return forward_each(params, batch, inputs, targets, ws);\n");
+  const char *args = arena_printf(E->a, "params, batch, inputs, targets, ws, grads%s, update, lr", *din ? ", din" : "");
+  *bwd = arena_printf(E->a, "  if (batch >= NC_LANES_FROM)\n    backward_lanes(%s);\n  else\n    backward_each(%s);\n", args,
+                      args);
+  return text;
+}
+
+/* P_forward's outputs, example by example: from its lane, with lanes. */
+static const char *write_outputs_loop(Emit *E) {
+  const char *P = E->o->prefix;
+  const char *each = arena_printf(E->a,
+                                  "      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * "
+                                  "%s_OUTPUT_SIZE);\n",
+                                  P);
+  if (!in_lanes(E))
+    return arena_printf(E->a, "  if (outputs)\n    for (int b = 0; b < batch; b++)\n%s", each);
+  return arena_printf(E->a,
+                      "  if (outputs)\n"
+                      "    for (int b = 0; b < batch; b++) {\n"
+                      "      if (batch >= NC_LANES_FROM)\n"
+                      "        write_outputs_lanes(params, lane_in(ws, b), lane_ws(ws, b), outputs + (size_t)b * "
+                      "%s_OUTPUT_SIZE);\n"
+                      "      else\n  %s"
+                      "    }\n",
+                      P, each);
 }
 
 /* pack_of and pack_size: where the panels go, and how many reals they need. */
@@ -1937,16 +2301,6 @@ static char *helpers_block(Emit *E) {
     fprintf(out, ") { return %s; }\n", body);
     free(body);
   }
-  if (E->o->input_grads)
-    fprintf(out,
-            "\n/* %s_grad has nowhere to put the inputs' gradients: they go to scratch,\n"
-            "   after the examples' workspaces. */\n"
-            "static real *input_grad_scratch(real *ws, int batch) {\n"
-            "  real *din = ws + (size_t)batch * WS_SIZE;\n"
-            "  memset(din, 0, sizeof(real) * (size_t)batch * DIN_SIZE);\n"
-            "  return din;\n"
-            "}\n",
-            E->o->prefix);
   fclose(out);
   return text;
 }
@@ -2152,6 +2506,7 @@ static void analyse(Emit *E) {
   decide_gradients(E);
   mark_varying(E);
   decide_gemms(E);
+  decide_lanes(E);
   E->with_softmax = arena_array(E->a, int, n);
   E->early = arena_array(E->a, bool, n);
   decide_early_softmax(E);
@@ -2230,14 +2585,26 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
         "#ifdef __GNUC__\n#define NC_NOINLINE __attribute__((noinline))\n#else\n#define NC_NOINLINE\n#endif\n\n",
         parts_out);
   int nparts = 0;
-  char *forward = driver_body(&E, FWD, parts_out, &nparts);
-  char *backward = driver_body(&E, BWD, parts_out, &nparts);
+  char *forward, *backward, *modes;
+  if (in_lanes(&E)) {
+    modes = mode_drivers(&E, parts_out, &nparts, &forward, &backward);
+    forward = strdup(forward), backward = strdup(backward);
+  } else {
+    modes = strdup("");
+    forward = driver_body(&E, FWD, parts_out, &nparts);
+    backward = driver_body(&E, BWD, parts_out, &nparts);
+  }
   fclose(parts_out);
   if (nparts == 0)
     parts[0] = '\0'; /* no parts, no prelude */
   char *sgd_zero = sgd_zero_block(&E);
+  char *outputs_lanes_fn = outputs_lanes(&E);
+  int lanes = E.lanes;
+  E.lanes = 1;
   char *outputs = outputs_body(&E);
+  E.lanes = lanes;
   char *pack = pack_block(&E);
+  char *examples = examples_block(&E);
   char *gemm = gemm_block(&E);
   char *helpers = helpers_block(&E);
   char *params = param_info_block(&E);
@@ -2276,6 +2643,21 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"DIN_SCRATCH", o->input_grads ? ", input_grad_scratch(ws, batch)" : ""},
       {"PACK_SIZE", E.any_gemm ? " + pack_size(n) + 64 / sizeof(real)" : ""},
       {"PACK", pack},
+      {"EXAMPLES", examples},
+      {"LANES", in_lanes(&E) ? arena_printf(&arena,
+                                            "/* Examples per group in lanes, and the smallest batch that runs so. */\n"
+                                            "#define NC_LANES %d\n#define NC_LANES_FROM %d\n",
+                                            E.lanes, lanes_from(&E))
+                             : ""},
+      {"WS_LANES", in_lanes(&E) ? "\n   A batch of NC_LANES_FROM or more runs in groups of NC_LANES examples,\n"
+                                  "   one to a lane: the group from example b starts at ws + b * WS_SIZE\n"
+                                  "   too, its element s of lane l at [s * NC_LANES + l], so that a loop\n"
+                                  "   over the lanes reads consecutive reals. Each lane's inputs and\n"
+                                  "   targets are copied in, and the workspace holds whole groups."
+                                : ""},
+      {"WRITE_OUTPUTS", write_outputs_loop(&E)},
+      {"OUTPUTS_LANES", outputs_lanes_fn},
+      {"MODES", modes},
       {"GEMM", gemm},
       {"SEGMENTS", segments},
       {"PARTS", parts},
@@ -2305,7 +2687,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   }
   free(text);
   free(segments), free(forward), free(outputs), free(backward), free(helpers), free(params), free(init);
-  free(pack), free(gemm), free(sgd_zero), free(parts);
+  free(pack), free(examples), free(gemm), free(sgd_zero), free(parts), free(modes), free(outputs_lanes_fn);
   arena_free(&arena);
 }
 

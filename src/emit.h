@@ -12,6 +12,7 @@ typedef struct {
   bool input_grads;        /* also P_grad_inputs */
   int threads;             /* OpenMP threads for batches and products; 1: none */
   bool blas;               /* products over the batch through CBLAS */
+  int lanes;               /* examples per group in lanes (1: one at a time); 0: the default */
   const char *source_name; /* the .net file, as named in the header comment */
   const char *source_text; /* for the hash and the statements quoted in comments */
   int source_len;

@@ -15,9 +15,17 @@ const {{P}}_param_info {{P}}_params[] = {
    the forward values the backward pass reads, then the backward pass's
    own; example b's start at ws + b * WS_SIZE. After them come the
    gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
-   example), then the panels the matrix products pack, 64-byte aligned. */
+   example), then the panels the matrix products pack, 64-byte aligned.{{WS_LANES}} */
 #define WS_SIZE ((size_t){{WS_SIZE}})
 #define DIN_SIZE ((size_t){{DIN_SIZE}})
+/*@@ LANES @@*/
+
+/* The pointers a segment gets never overlap: its loops need no checks. */
+#ifdef __cplusplus
+#define NC_RESTRICT __restrict
+#else
+#define NC_RESTRICT restrict
+#endif
 
 /*@@ MATHF @@*/
 /*@@ HELPERS @@*/
@@ -64,23 +72,22 @@ void {{P}}_init(real *params, uint64_t seed) {
 static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
 /*@@ OUTPUTS @@*/
 }
+/*@@ OUTPUTS_LANES @@*/
 
 /* ---- batches ---- */
 
 /* From here on no name of the model's appears: the headers of the matrix
    product (immintrin.h, cblas.h) may define macros of any name. */
 /*@@ GEMM @@*/
-/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
-static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * {{P}}_INPUT_SIZE; }
-static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * {{P}}_TARGET_SIZE : NULL; }
-static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+/*@@ EXAMPLES @@*/
 /*@@ PACK @@*/
 size_t {{P}}_workspace_size(int batch) {
-  size_t n = batch > 0 ? (size_t)batch : 0;
+  size_t n = examples_of(batch);
   return (n * (WS_SIZE + DIN_SIZE){{PACK_SIZE}}) * sizeof(real);
 }
 
 /*@@ PARTS @@*/
+/*@@ MODES @@*/
 /* The forward pass of every example, the products over the whole batch
    between the per-example steps: the values the backward pass and the
    outputs need go to ws. Returns the sum of the examples' losses; with
@@ -105,9 +112,7 @@ real {{P}}_forward(const real *params, int batch, const real *inputs, const real
   if (batch <= 0)
     return 0;
   real total = forward(params, batch, inputs, targets, ws);
-  if (outputs)
-    for (int b = 0; b < batch; b++)
-      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * {{P}}_OUTPUT_SIZE);
+/*@@ WRITE_OUTPUTS @@*/
   return targets ? total / (real)batch : 0;
 }
 

@@ -22,53 +22,71 @@ const digits_param_info digits_params[] = {
 #define WS_SIZE ((size_t)94)
 #define DIN_SIZE ((size_t)0)
 
+/* The pointers a segment gets never overlap: its loops need no checks. */
+#ifdef __cplusplus
+#define NC_RESTRICT __restrict
+#else
+#define NC_RESTRICT restrict
+#endif
+
 /* ---- exp and tanh in float, as inline arithmetic ----
 
    libm's expf and tanhf are calls the compiler cannot vectorize, and
    tanhf goes through a slow expm1f; in small nets they were most of a
    step. These are within 2 ulps of the exact value (test_mathf checks a
    dense sweep of floats), keep NaN, infinities and -0, and need neither
-   -ffast-math nor a particular rounding of the host's libm. Double builds
-   call libm. */
+   -ffast-math nor a particular rounding of the host's libm. They have no
+   branches, so that a loop over the lanes of examples vectorizes, with
+   AVX2 as with AVX-512. Double builds call libm. */
+
+/* A if KEEP, else B, by their bits. Both are computed whatever KEEP, and
+   nothing but the choice depends on it: a compiler may move an operation
+   that only one choice needs into a branch, and there, as it might trap,
+   it keeps a loop of these from vectorizing; a choice by masks stays. */
+static inline float nc_pickf(int keep, float a, float b) {
+  uint32_t x, y, mask = -(uint32_t)keep;
+  memcpy(&x, &a, sizeof x);
+  memcpy(&y, &b, sizeof y);
+  x = (x & mask) | (y & ~mask);
+  memcpy(&a, &x, sizeof a);
+  return a;
+}
 
 /* exp(x) = 2^n exp(r), r = x - n ln 2 in [-ln2/2, ln2/2], ln 2 in two parts
    so that n ln 2 is exact; exp(r) by a polynomial of degree 6; 2^n built
-   from its bits in two halves, so that results in the subnormals round once. */
+   from its bits in two halves, so that results in the subnormals round
+   once. x is clamped first, so that every step is defined for every x
+   (NaN too), and the special cases are picked at the end. */
 static inline float nc_expf(float x) {
-  if (!(x < 88.7228394f)) /* overflow, +inf, NaN */
-    return x > 0 ? HUGE_VALF : x;
-  if (x < -103.972084f)
-    return 0.0f;
+  float c = nc_pickf(x < 88.7228394f, x, 88.7228394f);
+  c = nc_pickf(c > -103.972084f, c, -103.972084f);
   const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float n = (x * 1.44269502f + shift) - shift;
-  float r = (x - n * 0.693145752f) - n * 1.42860677e-06f;
+  float n = (c * 1.44269502f + shift) - shift;
+  float r = (c - n * 0.693145752f) - n * 1.42860677e-06f;
   float p = 1.0f + r + r * r * (0.5f + r * (0.166665778f + r * (0.0416669436f + r * (0.00836312585f + r * 0.0013893838f))));
-  int e = (int)n, e1 = e / 2;
-  uint32_t bits1 = (uint32_t)(e1 + 127) << 23, bits2 = (uint32_t)(e - e1 + 127) << 23;
+  float n1 = (n * 0.5f + shift) - shift; /* n = n1 + (n - n1), both halves whole */
+  uint32_t bits1 = (uint32_t)((int)n1 + 127) << 23, bits2 = (uint32_t)((int)(n - n1) + 127) << 23;
   float s1, s2;
   memcpy(&s1, &bits1, sizeof s1);
   memcpy(&s2, &bits2, sizeof s2);
-  return p * s1 * s2;
+  float y = nc_pickf(x < -103.972084f, 0.0f, p * s1 * s2);
+  return nc_pickf(x < 88.7228394f, y, nc_pickf(x > 0, HUGE_VALF, x)); /* overflow, +inf, NaN */
 }
 
 /* tanh(x): x + x^3 P(x^2) where |x| < 0.55, whose x^3 term cancels nothing;
-   1 - 2 / (exp(2|x|) + 1) beyond, where the result is at least 0.5; 1 past
-   9.1, where tanh rounds to 1. Only where the model has a tanh: an unused
-   static function is a warning. */
+   1 - 2 / (exp(2|x|) + 1) beyond, where the result is at least 0.5, with
+   |x| clamped at 9.1, past which tanh rounds to 1; x itself below 2^-12,
+   where x^3 / 3 is below half an ulp (and -0 stays -0). Only where the
+   model has a tanh: an unused static function is a warning. */
 #ifdef NC_USES_TANHF
 static inline float nc_tanhf(float x) {
-  float a = x < 0 ? -x : x;
-  if (a < 2.44140625e-4f) /* 2^-12: x^3 / 3 is below half an ulp; and -0 stays -0 */
-    return x;
-  if (a < 0.55f) {
-    float z = x * x;
-    return x + x * z * (-0.333333313f + z * (0.133332923f + z * (-0.0539594665f + z * (0.0217816718f +
-                                                                  z * (-0.00841061771f + z * 0.00239218958f)))));
-  }
-  if (a > 9.1f)
-    return x < 0 ? -1.0f : 1.0f;
-  float t = 1.0f - 2.0f / (nc_expf(2.0f * a) + 1.0f);
-  return x < 0 ? -t : t;
+  float a = fabsf(x), z = x * x;
+  float near0 = x + x * z * (-0.333333313f + z * (0.133332923f + z * (-0.0539594665f + z * (0.0217816718f +
+                                                                   z * (-0.00841061771f + z * 0.00239218958f)))));
+  float t = 1.0f - 2.0f / (nc_expf(2.0f * nc_pickf(a < 9.1f, a, 9.1f)) + 1.0f);
+  float y = nc_pickf(a < 0.55f, near0, copysignf(t, x));
+  y = nc_pickf(a < 2.44140625e-4f, x, y);
+  return nc_pickf(x == x, y, x);
 }
 #endif
 /* ---- elementwise operations that read an operand more than once ---- */
@@ -114,7 +132,8 @@ void digits_init(real *params, uint64_t seed) {
 
 /* ---- one example: the code between two products over the batch ---- */
 
-static void forward_1(const real *params, const real *in, const real *tg, real *ws) {
+static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
+                      real *NC_RESTRICT ws) {
   (void)in, (void)tg;
   const real *b1 = params + 2048;
   real *h = ws + 0;
@@ -125,7 +144,8 @@ static void forward_1(const real *params, const real *in, const real *tg, real *
   }
 }
 
-static void forward_2(const real *params, const real *in, const real *tg, real *ws) {
+static void forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
+                      real *NC_RESTRICT ws) {
   (void)in, (void)tg;
   const real *b2 = params + 2400;
   real *logits = ws + 32;
@@ -149,7 +169,8 @@ static void forward_2(const real *params, const real *in, const real *tg, real *
   }
 }
 
-static real forward_3(const real *params, const real *in, const real *tg, real *ws) {
+static real forward_3(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
+                      real *NC_RESTRICT ws) {
   (void)params, (void)in;
   const real label = tg[0];
   const real *logits = ws + 32;
@@ -169,7 +190,8 @@ static real forward_3(const real *params, const real *in, const real *tg, real *
   return loss;
 }
 
-static void backward_1(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
+                       real *NC_RESTRICT ws, real *NC_RESTRICT grads) {
   (void)params, (void)in, (void)grads;
   const real label = tg[0];
   const real *probs = ws + 42;
@@ -179,7 +201,8 @@ static void backward_1(const real *params, const real *in, const real *tg, real 
     dlogits[i] = probs[i] - (label == i ? 1 : 0);
 }
 
-static void backward_2(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+static void backward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
+                       real *NC_RESTRICT ws, real *NC_RESTRICT grads) {
   (void)params, (void)in, (void)tg, (void)grads;
   const real *h = ws + 0;
   real *db1_ex = ws + 62;
@@ -191,7 +214,8 @@ static void backward_2(const real *params, const real *in, const real *tg, real 
   }
 }
 
-static void backward_3(const real *params, const real *in, const real *tg, real *ws, real *grads) {
+static void backward_3(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
+                       real *NC_RESTRICT ws, real *NC_RESTRICT grads) {
   (void)params, (void)in, (void)tg;
   const real *dlogits = ws + 52;
   const real *db1_ex = ws + 62;
@@ -700,6 +724,8 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * digits_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * digits_TARGET_SIZE : NULL; }
 static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+/* The examples the workspace has room for. */
+static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
 
 /* The panels gemm packs, after the examples' workspaces and input gradients. */
 static real *pack_of(real *ws, int batch) {
@@ -723,7 +749,7 @@ static size_t pack_size(size_t batch) {
   return size;
 }
 size_t digits_workspace_size(int batch) {
-  size_t n = batch > 0 ? (size_t)batch : 0;
+  size_t n = examples_of(batch);
   return (n * (WS_SIZE + DIN_SIZE) + pack_size(n) + 64 / sizeof(real)) * sizeof(real);
 }
 

@@ -14,6 +14,12 @@
 #include "neuron.h"
 #include "shared_adjoint.h"
 #include "sigmoid_neuron.h"
+#include "classifier_each.h"
+#include "classifier_lanes3.h"
+#include "shared_adjoint_each.h"
+#include "xor_each.h"
+#include "xor_lanes.h"
+#include "xor_threads.h"
 
 static void assert_close(double actual, double expected, double tol) {
   if (!(fabs(actual - expected) <= tol))
@@ -58,8 +64,9 @@ static void neuron_input_gradient(void **state) {
 /* The batch's loss and gradient are means over its examples. */
 static void neuron_batch_mean(void **state) {
   (void)state;
-  double params[] = {0.5, 0}, grads[2], ws[8];
+  double params[] = {0.5, 0}, grads[2], ws[64];
   const double x[] = {1, 2}, y[] = {0, 3};
+  assert_true(neuron_workspace_size(2) <= sizeof ws);
   /* z = 0.5, 1: losses 0.25 and 4; dL/dW = 2 (z - y) x = 1 and -8, dL/db = 1 and -4 */
   assert_close(neuron_grad(params, 2, x, y, grads, ws), (0.25 + 4) / 2, 1e-15);
   assert_close(grads[0], (1 - 8) / 2.0, 1e-15);
@@ -135,7 +142,7 @@ static void classifier_init_seeded(void **state) {
 /* softmax outputs, the loss -log p[label], and P_forward without targets. */
 static void classifier_forward_outputs(void **state) {
   (void)state;
-  double params[16], ws[64];
+  double params[16], ws[128];
   assert_true(classifier_workspace_size(2) <= sizeof ws);
   classifier_init(params, 3);
   const double x[] = {0.1, -0.4, 2, 1, 1, -1};
@@ -209,7 +216,8 @@ static void bce_at_the_edges(void **state) {
 /* P_grad writes only grads and workspace, and repeats itself exactly. */
 static void classifier_grad_is_pure(void **state) {
   (void)state;
-  double params[16], copy[16], g1[16], g2[16], ws[64];
+  double params[16], copy[16], g1[16], g2[16], ws[128];
+  assert_true(classifier_workspace_size(2) <= sizeof ws);
   classifier_init(params, 5);
   memcpy(copy, params, sizeof params);
   const double x[] = {0.1, -0.4, 2, 1, 1, -1}, labels[] = {3, 1};
@@ -313,7 +321,8 @@ static void sgd_by_hand(double *params, const double *grads, int n, double lr) {
    the update; the loss is the loss before the step. */
 static void sgd_step_without_products(void **state) {
   (void)state;
-  double params[16], by_hand[16], grads[16], scratch[16], ws[64];
+  double params[16], by_hand[16], grads[16], scratch[16], ws[128];
+  assert_true(classifier_workspace_size(2) <= sizeof ws);
   classifier_init(params, 5);
   memcpy(by_hand, params, sizeof params);
   const double x[] = {0.1, -0.4, 2, 1, 1, -1}, labels[] = {3, 1};
@@ -392,6 +401,61 @@ static void many_layers_in_parts(void **state) {
   free(ws);
 }
 
+/* ---- lanes: examples a group at a time, the same bits ---- */
+
+/* Fails, naming the batch, unless the N reals at GOT and WANT are the same bits. */
+#define SAME_BITS(got, want, n, what)                                                                                  \
+  do {                                                                                                                 \
+    if ((n) > 0 && memcmp(got, want, sizeof *(got) * (size_t)(n)) != 0)                                                \
+      fail_msg("batch %d: %s differ", batch, what);                                                                    \
+  } while (0)
+
+/* Model A against B, the same model built to run otherwise (one example at
+   a time, in other lanes, over threads), at every batch from 1 to 19: full
+   and partial groups, and the batches below NC_LANES_FROM that run one by
+   one. P_grad_inputs, P_forward's outputs and P_sgd_step give the same bits:
+   each sum adds the same terms in the same order. TARGET(i) is target i. */
+#define TWINS(A, B, real_t, TARGET)                                                                                    \
+  static void A##_and_##B(void **state) {                                                                              \
+    (void)state;                                                                                                       \
+    enum { MAXB = 19, IN = A##_INPUT_SIZE, TG = A##_TARGET_SIZE, OUT = A##_OUTPUT_SIZE + 1, NP = A##_NUM_PARAMS };     \
+    static real_t params[NP], p1[NP], p2[NP], g1[NP], g2[NP], x[MAXB * IN], t[MAXB * TG];                             \
+    static real_t d1[MAXB * IN], d2[MAXB * IN], o1[MAXB * OUT], o2[MAXB * OUT];                                       \
+    size_t size = A##_workspace_size(MAXB) > B##_workspace_size(MAXB) ? A##_workspace_size(MAXB)                       \
+                                                                      : B##_workspace_size(MAXB);                      \
+    void *ws = malloc(size);                                                                                           \
+    assert_non_null(ws);                                                                                               \
+    A##_init(params, 7);                                                                                               \
+    for (int i = 0; i < MAXB * IN; i++)                                                                                \
+      x[i] = (real_t)sin(0.7 * i + 0.2);                                                                               \
+    for (int i = 0; i < MAXB * TG; i++)                                                                                \
+      t[i] = (real_t)(TARGET);                                                                                         \
+    for (int batch = 1; batch <= MAXB; batch++) {                                                                      \
+      real_t l1 = A##_grad_inputs(params, batch, x, t, g1, d1, ws);                                                    \
+      real_t l2 = B##_grad_inputs(params, batch, x, t, g2, d2, ws);                                                    \
+      SAME_BITS(&l1, &l2, 1, "losses");                                                                                \
+      SAME_BITS(g1, g2, NP, "gradients");                                                                              \
+      SAME_BITS(d1, d2, batch * IN, "input gradients");                                                                \
+      l1 = A##_forward(params, batch, x, t, o1, ws);                                                                   \
+      l2 = B##_forward(params, batch, x, t, o2, ws);                                                                   \
+      SAME_BITS(&l1, &l2, 1, "forward losses");                                                                        \
+      SAME_BITS(o1, o2, batch * (OUT - 1), "outputs");                                                                 \
+      memcpy(p1, params, sizeof params);                                                                               \
+      memcpy(p2, params, sizeof params);                                                                               \
+      l1 = A##_sgd_step(p1, batch, x, t, (real_t)0.1, g1, ws);                                                         \
+      l2 = B##_sgd_step(p2, batch, x, t, (real_t)0.1, g2, ws);                                                         \
+      SAME_BITS(&l1, &l2, 1, "SGD losses");                                                                            \
+      SAME_BITS(p1, p2, NP, "SGD steps");                                                                              \
+    }                                                                                                                  \
+    free(ws);                                                                                                          \
+  }
+
+TWINS(classifier, classifier_each, double, (i * 5) % 4)
+TWINS(classifier_lanes3, classifier_each, double, (i * 5) % 4)
+TWINS(shared_adjoint, shared_adjoint_each, double, cos(0.9 * i))
+TWINS(xor_lanes, xor_each, float, (i * 3) % 2)
+TWINS(xor_threads, xor_each, float, (i * 3) % 2)
+
 /* ---- leaves that share an adjoint ---- */
 
 /* dW = dV and dp = dq are one node each: both gradients get it, and dp
@@ -433,6 +497,9 @@ int main(void) {
       cmocka_unit_test(layers_threads_and_blas), cmocka_unit_test(sgd_step_without_products),
       cmocka_unit_test(sgd_step_with_products),   cmocka_unit_test(many_layers_in_parts),
       cmocka_unit_test(shared_adjoints),
+      cmocka_unit_test(classifier_and_classifier_each), cmocka_unit_test(classifier_lanes3_and_classifier_each),
+      cmocka_unit_test(shared_adjoint_and_shared_adjoint_each), cmocka_unit_test(xor_lanes_and_xor_each),
+      cmocka_unit_test(xor_threads_and_xor_each),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
