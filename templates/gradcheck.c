@@ -8,7 +8,7 @@
 #include "m.h"
 #include "mf.h"
 
-enum { BATCH = 3, SAMPLES = {{SAMPLES}} };
+enum { BATCH = 5, SAMPLES = {{SAMPLES}} };
 static const double TOL = {{TOL}}, FLOAT_TOL = 1e-3, H = 1e-6;
 /* Per target slot: 0 for a float, K for a class index in 0..K-1. */
 static const int target_classes[m_TARGET_SIZE + 1] = { {{TARGET_CLASSES}} };
