@@ -1309,19 +1309,23 @@ static void max_and_sum(Emit *E, int x) {
 }
 
 /* zmax and zsum as max_and_sum, and P = softmax(x) for the backward pass,
-   each exp(x - zmax) computed once: kept in P, then divided by zsum. */
+   each exp(x - zmax) computed once: kept in P, then divided by zsum. The
+   exps come in a loop of their own, which vectorizes; the sum does not. */
 static void max_sum_softmax(Emit *E, int x, int p) {
   long count = size_of(E, x);
   find_max(E, x);
   comment_text(E, arena_printf(E->a, "%s, for the backward pass", graph_expr_string(E->g, p, 0)));
-  emitf(E, "real zsum = 0;\n");
   open_loop(E, "i", count);
-  emitf(E, " {\n");
+  emitf(E, "\n");
   E->indent++;
   emitf(E, "%sexp(%s - zmax);\n", store(E, p, "i"), ref(E, x, "i"));
+  E->indent--;
+  emitf(E, "real zsum = 0;\n");
+  open_loop(E, "i", count);
+  emitf(E, "\n");
+  E->indent++;
   emitf(E, "zsum += %s;\n", ref(E, p, "i"));
   E->indent--;
-  emitf(E, "}\n");
   open_loop(E, "i", count);
   emitf(E, "\n");
   E->indent++;

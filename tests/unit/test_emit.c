@@ -231,6 +231,7 @@ static const Variant variants[] = {
     {"float-threads", {"--threads", "2", NULL}},
     {"float-blas", {"--blas", NULL}},
     {"double-threads-blas-input-grads", {"--double", "--threads", "2", "--blas", "--input-grads", NULL}},
+    {"float-lanes3-threads-input-grads", {"--lanes", "3", "--threads", "2", "--input-grads", NULL}},
 };
 enum { NVARIANTS = sizeof variants / sizeof variants[0] };
 
@@ -883,6 +884,21 @@ static void compile_usage_errors(void **state) {
   r = compile_to("examples/digits.net", dir, FLAGS("--threads"));
   assert_run(&r, 2, "", "netc: error: '--threads' needs a value\n" TRY_HELP);
   run_free(&r);
+  static const char *const bad_lanes[] = {"0", "65", "2.5", "-8"};
+  for (size_t k = 0; k < sizeof bad_lanes / sizeof *bad_lanes; k++) {
+    r = compile_to("examples/xor.net", dir, FLAGS("--lanes", bad_lanes[k]));
+    char want[200];
+    snprintf(want, sizeof want, "netc: error: '--lanes' must be an integer from 1 to 64, got '%s'\n" TRY_HELP,
+             bad_lanes[k]);
+    assert_run(&r, 2, "", want);
+    run_free(&r);
+  }
+  r = compile_to("examples/xor.net", dir, FLAGS("--lanes", "eight"));
+  assert_run(&r, 2, "", "netc: error: '--lanes' needs a number, got 'eight'\n" TRY_HELP);
+  run_free(&r);
+  r = run_netc((const char *const[]){"gradcheck", "examples/xor.net", "--lanes", "2", NULL});
+  assert_run(&r, 2, "", "netc: error: 'gradcheck' does not take the option '--lanes'\n" TRY_HELP);
+  run_free(&r);
   r = run_netc((const char *const[]){"gradcheck", "examples/digits.net", "--blas", NULL});
   assert_run(&r, 2, "", "netc: error: 'gradcheck' does not take the option '--blas'\n" TRY_HELP);
   run_free(&r);
@@ -983,7 +999,43 @@ static void long_runs_are_cut_into_segments(void **state) {
   assert_contains(first, "] = s0;\n", "forward_1");      /* kept in ws */
   assert_contains(second, "const real s0 = ws[", "forward_2"); /* read back */
   assert_contains(second, "0.1f * s0", "forward_2");
+  free(first), free(second);
+  /* the same with lanes: s0 has a real per lane, in ws and back */
+  first = function_text(c, "static void forward_1_lanes("), second = function_text(c, "static void forward_2_lanes(");
+  assert_contains(first, " + l] = s0[l];\n", "forward_1_lanes");
+  assert_contains(second, "const real *s0 = ws + ", "forward_2_lanes");
+  assert_contains(second, "0.1f * s0[l]", "forward_2_lanes");
   free(first), free(second), free(c);
+}
+
+/* A model without products over the batch gets its segments for lanes
+   too, and forward() picks them from NC_LANES_FROM examples; one with
+   them, or --lanes 1, runs one example at a time only. */
+static void lanes_where_nothing_runs_over_the_batch(void **state) {
+  const char *dir = in_dir(state, "xor");
+  compile_ok("examples/xor.net", dir, NULL);
+  char *c = must_read(in_dir(state, "xor/xor.c"));
+  assert_contains(c, "#define NC_LANES 8\n#define NC_LANES_FROM 3\n", "xor.c");
+  assert_contains(c, "static void forward_1_lanes(", "xor.c");
+  assert_contains(c, "h[i * 8 + l] = nc_tanhf(", "xor.c");
+  assert_contains(c, "for (int l = 0; l < live; l++) {\n        dW1[", "xor.c"); /* sums over examples */
+  assert_contains(c, "if (batch >= NC_LANES_FROM)\n    return forward_lanes(", "xor.c");
+  free(c);
+  compile_ok("examples/xor.net", dir, FLAGS("--double"));
+  c = must_read(in_dir(state, "xor/xor.c"));
+  assert_contains(c, "#define NC_LANES 4\n#define NC_LANES_FROM 4\n", "xor.c, --double");
+  free(c);
+  compile_ok("examples/xor.net", dir, FLAGS("--lanes", "1"));
+  c = must_read(in_dir(state, "xor/xor.c"));
+  assert_lacks(c, "_lanes(", "xor.c, --lanes 1");
+  assert_lacks(c, "NC_LANES", "xor.c, --lanes 1");
+  free(c);
+  const char *digits = in_dir(state, "digits");
+  compile_ok("examples/digits.net", digits, FLAGS("--lanes", "8"));
+  c = must_read(in_dir(state, "digits/digits.c"));
+  assert_contains(c, "gemm(", "digits.c");
+  assert_lacks(c, "_lanes(", "digits.c");
+  free(c);
 }
 
 int main(void) {
@@ -1025,6 +1077,7 @@ int main(void) {
   failed += cmocka_run_group_tests_name("emit: names", names, NULL, NULL);
   const struct CMUnitTest segments[] = {
       TEST(long_runs_are_cut_into_segments),
+      TEST(lanes_where_nothing_runs_over_the_batch),
   };
   failed += cmocka_run_group_tests_name("emit: segments", segments, NULL, NULL);
   return failed;
