@@ -60,6 +60,9 @@ typedef struct {
   bool *read_later; /* a forward value that the backward pass or the outputs read */
   bool *varying;    /* depends on an input or a target: one value per example */
   bool *gemm;       /* a product computed for the whole batch by gemm() */
+  int *bias_of;     /* for a node gemm() finishes (relu(W @ x + b)): its bias b, or -1 for none */
+  bool *relu_of;    /* ... and whether relu follows */
+  bool *finished;   /* a fused node computed whole by gemm(), its epilogue included */
   int *seg;         /* the segment whose code computes the node, or -1 */
   int nsegs;
   Phase *seg_phase;  /* per segment */
@@ -473,6 +476,40 @@ static bool fused_gemm(const Emit *E, int id) { return E->fused[id] >= 0 && E->g
 /* Is node ID computed by gemm(), alone or as the product fused into it? */
 static bool by_gemm(const Emit *E, int id) { return E->gemm[id] || fused_gemm(E, id); }
 
+/* Is X, inlined into a node, M + b or b + M, b a param vector of M's shape? Its b, or -1. */
+static int biased(const Emit *E, int x, int m, bool root) {
+  const Node *n = node(E, x);
+  if (n->op != OP_ADD || (!root && !inlined(E, x)))
+    return -1;
+  for (int k = 0; k < 2; k++) {
+    int b = n->in[1 - k];
+    if (n->in[k] == m && node(E, b)->op == LEAF_PARAM && shape_eq(node(E, b)->shape, node(E, m)->shape))
+      return b;
+  }
+  return -1;
+}
+
+/* The forward products whose user is relu(W @ x + b), W @ x + b or
+   relu(W @ x): gemm() adds b and applies relu as it stores C (the
+   epilogue), and the user has no loop of its own. The arithmetic is the
+   loop's, to the bit. */
+static void decide_epilogues(Emit *E) {
+  for (int id = 0; id < E->g->n; id++) {
+    E->bias_of[id] = -1;
+    if (!fused_gemm(E, id) || phase(E, id) != FWD || E->grad_of[id] >= 0)
+      continue;
+    int m = E->fused[id];
+    const Node *n = node(E, id);
+    bool relu = n->op == OP_RELU;
+    int inner = relu ? n->in[0] : id;
+    int b = biased(E, inner, m, inner == id);
+    if (relu && inner == m)
+      E->finished[id] = E->relu_of[id] = true;
+    else if (b >= 0)
+      E->finished[id] = true, E->bias_of[id] = b, E->relu_of[id] = relu;
+  }
+}
+
 /* Segments hold at most this many loop nests, so no function grows
    without bound and the C compiler stays fast on deep models. */
 enum { MAX_SEGMENT_NODES = 32 };
@@ -498,7 +535,7 @@ static void assign_segments(Emit *E) {
     for (int id = 0; id < g->n; id++) {
       if (!emitted_here(E, id) || emit_group(E, id) != group || E->early[id])
         continue;
-      if (E->gemm[id]) {
+      if (E->gemm[id] || E->finished[id]) {
         open = false;
         continue;
       }
@@ -1779,6 +1816,8 @@ typedef struct {
   const char *b, *rsb, *csb;      /* B(p, j) = b[p * rsb + j * csb] */
   const char *c, *ldc;
   bool add;
+  const char *bias; /* the epilogue: a bias per column of C, or NULL */
+  bool relu;
 } GemmCall;
 
 /* A param's gradient outer(g, x) over the batch: dW += G^T X, W's rows by
@@ -1824,13 +1863,21 @@ static GemmCall product_call(Emit *E, int m, int root) {
 }
 
 static GemmCall gemm_call(Emit *E, int m, int root) {
-  return node(E, m)->op == OP_OUTER ? outer_call(E, m) : product_call(E, m, root);
+  GemmCall call = node(E, m)->op == OP_OUTER ? outer_call(E, m) : product_call(E, m, root);
+  call.bias = "NULL";
+  if (E->finished[root]) {
+    int b = E->bias_of[root];
+    call.bias = b >= 0 ? plus(E, "params", leaf_offset(E, b)) : "NULL";
+    call.relu = E->relu_of[root];
+  }
+  return call;
 }
 
 /* The call of gemm() for C, into DST (C's own place when NULL), scaled by SCALE. */
 static void emit_gemm_call(Emit *E, GemmCall c, const char *dst, const char *scale) {
   emitf(E, "gemm(%s, %s, %s, %s, %s, %s,\n", c.m, c.n, c.k, c.a, c.rsa, c.csa);
-  emitf(E, "     %s, %s, %s, %s, %s, %d, %s, pack);\n", c.b, c.rsb, c.csb, dst ? dst : c.c, c.ldc, c.add || dst, scale);
+  emitf(E, "     %s, %s, %s, %s, %s, %d, %s, %s, %d, pack);\n", c.b, c.rsb, c.csb, dst ? dst : c.c, c.ldc, c.add || dst,
+        scale, c.bias, c.relu);
 }
 
 static void write_gemm(Emit *E, int id) {
@@ -1839,6 +1886,11 @@ static void write_gemm(Emit *E, int id) {
   const char *what = graph_expr_string(E->g, m, 0);
   if (E->grad_of[m] >= 0)
     comment_text(E, arena_printf(E->a, "%s of every example, summed into %s", what, E->grad_name[E->grad_of[m]]));
+  else if (E->finished[id])
+    comment_text(E, arena_printf(E->a, "%s for every example at once, into %s, then%s%s%s", what, E->cname[id],
+                                 E->bias_of[id] >= 0 ? " + " : "",
+                                 E->bias_of[id] >= 0 ? E->cname[E->bias_of[id]] : "",
+                                 E->relu_of[id] ? (E->bias_of[id] >= 0 ? " and relu" : " relu") : ""));
   else
     comment_text(E, arena_printf(E->a, "%s for every example at once, into %s%s", what, E->cname[id],
                                  m != id ? "; the rest below" : ""));
@@ -2506,6 +2558,9 @@ static void analyse(Emit *E) {
   E->grad_used = arena_array(E->a, bool, n);
   E->varying = arena_array(E->a, bool, n);
   E->gemm = arena_array(E->a, bool, n);
+  E->bias_of = arena_array(E->a, int, n);
+  E->relu_of = arena_array(E->a, bool, n);
+  E->finished = arena_array(E->a, bool, n);
   E->seg = arena_array(E->a, int, n);
   for (int id = 0; id < n; id++)
     E->grad_of[id] = E->seg[id] = -1;
@@ -2516,6 +2571,7 @@ static void analyse(Emit *E) {
   decide_gradients(E);
   mark_varying(E);
   decide_gemms(E);
+  decide_epilogues(E);
   decide_lanes(E);
   E->with_softmax = arena_array(E->a, int, n);
   E->early = arena_array(E->a, bool, n);

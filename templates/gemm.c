@@ -1,7 +1,8 @@
 /* ---- matrix products over the batch: a BLIS-style GEMM ----
 
    C[i][j] (+)= s * sum_p A(i, p) B(p, j), s a scale (1 but for fused
-   updates: W -= lr / batch * dY^T X), with A(i, p) = a[i * rsa + p * csa]
+   updates: W -= lr / batch * dY^T X), then a bias per column and relu if
+   asked (a forward product's epilogue), with A(i, p) = a[i * rsa + p * csa]
    and B(p, j) = b[p * rsb + j * csb]: the strides say which operand is
    transposed, so one routine serves Y = X W^T, dX = dY W and dW += dY^T X.
    Blocks of A (MC x KC) and B (KC x NC) are copied into panels of MR rows
@@ -17,6 +18,26 @@ enum { GEMM_MR = 6, GEMM_NR = 16 };
 #endif
 enum { GEMM_MC = 144, GEMM_KC = 256, GEMM_NC = 4080 };
 enum { GEMM_SLACK = 8 }; /* reals after A's panels that packing may scribble on */
+
+/* What C's elements get once their sums are complete: bias[j] added to
+   column j (NULL: nothing), then max(x, 0) if relu. A forward product's
+   user, relu(W @ x + b), then needs no pass of its own; the arithmetic is
+   that pass's, to the bit. */
+typedef struct {
+  const real *bias;
+  int relu;
+} GemmFinish;
+
+static real gemm_finish1(real v, GemmFinish f, size_t j) {
+  v = f.bias ? v + f.bias[j] : v;
+  return f.relu ? (v > 0 ? v : 0) : v;
+}
+
+/* F for the columns from J on. */
+static GemmFinish gemm_finish_at(GemmFinish f, size_t j) {
+  GemmFinish at = {f.bias ? f.bias + j : NULL, f.relu};
+  return at;
+}
 
 static size_t gemm_round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 static size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
@@ -245,6 +266,13 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
 }
 #endif
 
+/* The block of C the kernel just stored, finished while it is in L1. */
+static void gemm_finish_block(real *c, size_t ldc, size_t rows, size_t cols, GemmFinish f) {
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < cols; j++)
+      c[i * ldc + j] = gemm_finish1(c[i * ldc + j], f, j);
+}
+
 /* The sum of x[p] y[p] for p < k, both contiguous, in a fixed order:
    32 partial sums in four vectors where there are vectors, eight partial
    sums that a compiler vectorizes without -ffast-math where not. */
@@ -366,47 +394,55 @@ static void gemm_row_axpy(size_t n, size_t k, const real *ai, size_t csa, const 
 }
 #endif
 
+/* Row i of C from row i of A, AI, along whichever of B's strides is 1. */
+static void gemm_row(size_t n, size_t k, const real *ai, size_t csa, const real *b, size_t rsb, size_t csb, real *ci,
+                     int add, real scale) {
+  if (rsb == 1 && csa == 1) { /* the row of A by columns of B, both contiguous */
+    size_t whole = n - n % 8;
+    for (size_t j = 0; j < whole; j += 8) {
+      real dots[8];
+      gemm_dot8(k, ai, b + j * csb, csb, dots);
+      for (size_t u = 0; u < 8; u++)
+        ci[j + u] = add ? ci[j + u] + scale * dots[u] : scale * dots[u];
+    }
+    for (size_t j = whole; j < n; j++)
+      ci[j] = add ? ci[j] + scale * gemm_dot(k, ai, b + j * csb) : scale * gemm_dot(k, ai, b + j * csb);
+    return;
+  }
+  if (csb == 1) {
+    gemm_row_axpy(n, k, ai, csa, b, rsb, ci, add, scale);
+    return;
+  }
+  if (!add)
+    for (size_t j = 0; j < n; j++)
+      ci[j] = 0;
+  for (size_t p = 0; p < k; p++) { /* down B's columns */
+    const real aip = scale * ai[p * csa], *bp = b + p * rsb;
+    for (size_t j = 0; j < n; j++)
+      ci[j] += aip * bp[j * csb];
+  }
+}
+
 /* Too few rows or steps for panels to pay (a batch of one, an outer
    product of one example): each row of C straight from the operands,
-   along whichever of B's strides is 1. */
+   then finished. */
 static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                      size_t csb, real *c, size_t ldc, int add, real scale) {
+                      size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin) {
   for (size_t i = 0; i < m; i++) {
     real *ci = c + i * ldc;
-    const real *ai = a + i * rsa;
-    if (rsb == 1 && csa == 1) { /* rows of A by columns of B, both contiguous */
-      size_t whole = n - n % 8;
-      for (size_t j = 0; j < whole; j += 8) {
-        real dots[8];
-        gemm_dot8(k, ai, b + j * csb, csb, dots);
-        for (size_t u = 0; u < 8; u++)
-          ci[j + u] = add ? ci[j + u] + scale * dots[u] : scale * dots[u];
-      }
-      for (size_t j = whole; j < n; j++)
-        ci[j] = add ? ci[j] + scale * gemm_dot(k, ai, b + j * csb) : scale * gemm_dot(k, ai, b + j * csb);
-      continue;
-    }
-    if (csb == 1) {
-      gemm_row_axpy(n, k, ai, csa, b, rsb, ci, add, scale);
-      continue;
-    }
-    if (!add)
-      for (size_t j = 0; j < n; j++)
-        ci[j] = 0;
-    for (size_t p = 0; p < k; p++) { /* down B's columns */
-      const real aip = scale * ai[p * csa], *bp = b + p * rsb;
-      for (size_t j = 0; j < n; j++)
-        ci[j] += aip * bp[j * csb];
-    }
+    gemm_row(n, k, a + i * rsa, csa, b, rsb, csb, ci, add, scale);
+    for (size_t j = 0; (fin.bias || fin.relu) && j < n; j++)
+      ci[j] = gemm_finish1(ci[j], fin, j);
   }
 }
 
 /* One thread's product: blocks of C, each from packed panels. PACK holds
    gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
-                        size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
+                        size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin,
+                        real *pack) {
   if (m < GEMM_MR || k < 4) {
-    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale);
+    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, fin);
     return;
   }
   real *pack_b = pack + gemm_pack_a_size(m, k);
@@ -419,9 +455,13 @@ static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa,
         size_t mc = gemm_min(GEMM_MC, m - ic);
         gemm_pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pack);
         for (size_t jr = 0; jr < nc; jr += GEMM_NR)
-          for (size_t ir = 0; ir < mc; ir += GEMM_MR)
-            gemm_kernel(kc, pack + ir * kc, pack_b + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
-                        gemm_min(GEMM_MR, mc - ir), gemm_min(GEMM_NR, nc - jr), add || pc > 0, scale);
+          for (size_t ir = 0; ir < mc; ir += GEMM_MR) {
+            real *block = c + (ic + ir) * ldc + jc + jr;
+            size_t rows = gemm_min(GEMM_MR, mc - ir), cols = gemm_min(GEMM_NR, nc - jr);
+            gemm_kernel(kc, pack + ir * kc, pack_b + jr * kc, block, ldc, rows, cols, add || pc > 0, scale);
+            if ((fin.bias || fin.relu) && pc + kc == k)
+              gemm_finish_block(block, ldc, rows, cols, gemm_finish_at(fin, jc + jr));
+          }
       }
     }
   }
@@ -434,10 +474,11 @@ static size_t gemm_max(size_t a, size_t b) { return a > b ? a : b; }
 /* The same product by the system's CBLAS: each operand has one stride of
    1, the other its leading dimension, transposed when its rows are the 1. */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                 size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
+                 size_t csb, real *c, size_t ldc, int add, real scale, const real *bias, int relu, real *pack) {
   (void)pack, (void)gemm_serial, (void)gemm_scratch;
   if (m == 0 || n == 0)
     return;
+  GemmFinish fin = {bias, relu};
   CBLAS_TRANSPOSE ta = csa == 1 ? CblasNoTrans : CblasTrans, tb = csb == 1 ? CblasNoTrans : CblasTrans;
   int lda = (int)(csa == 1 ? gemm_max(rsa, k) : gemm_max(csa, m));
   int ldb = (int)(csb == 1 ? gemm_max(rsb, n) : gemm_max(csb, k));
@@ -446,15 +487,20 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 #else
   cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, scale, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
 #endif
+  for (size_t i = 0; (bias || relu) && i < m; i++)
+    for (size_t j = 0; j < n; j++)
+      c[i * ldc + j] = gemm_finish1(c[i * ldc + j], fin, j);
 }
 #else
-/* C (+)= A B. With NC_THREADS, large products split C's columns between
-   the threads in whole panels: each packs its own B and A into its own
-   scratch and stores only its own columns, so no two threads ever write
-   the same cache line of panels, and every element sums in the same
-   order whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
+/* C (+)= s A B, then finished with BIAS (NULL: none) and RELU. With
+   NC_THREADS, large products split C's columns between the threads in
+   whole panels: each packs its own B and A into its own scratch and
+   stores only its own columns, so no two threads ever write the same
+   cache line of panels, and every element sums in the same order
+   whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                 size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
+                 size_t csb, real *c, size_t ldc, int add, real scale, const real *bias, int relu, real *pack) {
+  GemmFinish fin = {bias, relu};
 #if NC_THREADS > 1 && defined(_OPENMP)
   if (m >= GEMM_MR && k >= 4 && n >= 2 * GEMM_NR && (double)m * (double)n * (double)k >= 65536.0) {
     size_t share = gemm_round_up((n + NC_THREADS - 1) / NC_THREADS, GEMM_NR);
@@ -464,11 +510,11 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
       size_t j0 = (size_t)t * share;
       if (j0 < n)
         gemm_serial(m, gemm_min(share, n - j0), k, a, rsa, csa, b + j0 * csb, rsb, csb, c + j0, ldc, add,
-                    scale, pack + (size_t)t * each);
+                    scale, gemm_finish_at(fin, j0), pack + (size_t)t * each);
     }
     return;
   }
 #endif
-  gemm_serial(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, pack);
+  gemm_serial(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, fin, pack);
 }
 #endif

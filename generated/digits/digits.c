@@ -90,7 +90,6 @@ static inline float nc_tanhf(float x) {
 }
 #endif
 /* ---- elementwise operations that read an operand more than once ---- */
-static inline real nc_relu(real a) { return a > 0 ? a : 0; }
 
 /* ---- random numbers for initialization: splitmix64, then Box-Muller ---- */
 
@@ -134,27 +133,9 @@ void digits_init(real *params, uint64_t seed) {
 
 static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
                       real *NC_RESTRICT ws) {
-  (void)in, (void)tg;
-  const real *b1 = params + 2048;
-  real *h = ws + 0;
-  /* h      = relu(W1 @ x + b1)   ([32]) */
-  for (int i = 0; i < 32; i++) {
-    real acc = h[i]; /* W1 @ x */
-    h[i] = nc_relu(acc + b1[i]);
-  }
-}
-
-static void forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
-                      real *NC_RESTRICT ws) {
-  (void)in, (void)tg;
-  const real *b2 = params + 2400;
-  real *logits = ws + 32;
+  (void)params, (void)in, (void)tg;
+  const real *logits = ws + 32;
   real *probs = ws + 42;
-  /* logits = W2 @ h + b2   ([10]) */
-  for (int i = 0; i < 10; i++) {
-    real acc = logits[i]; /* W2 @ h */
-    logits[i] = acc + b2[i];
-  }
   /* output probs = softmax(logits)   ([10]) */
   {
     real zmax = logits[0];
@@ -169,7 +150,7 @@ static void forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   }
 }
 
-static real forward_3(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
+static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
                       real *NC_RESTRICT ws) {
   (void)params, (void)in;
   const real label = tg[0];
@@ -248,7 +229,8 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
 /* ---- matrix products over the batch: a BLIS-style GEMM ----
 
    C[i][j] (+)= s * sum_p A(i, p) B(p, j), s a scale (1 but for fused
-   updates: W -= lr / batch * dY^T X), with A(i, p) = a[i * rsa + p * csa]
+   updates: W -= lr / batch * dY^T X), then a bias per column and relu if
+   asked (a forward product's epilogue), with A(i, p) = a[i * rsa + p * csa]
    and B(p, j) = b[p * rsb + j * csb]: the strides say which operand is
    transposed, so one routine serves Y = X W^T, dX = dY W and dW += dY^T X.
    Blocks of A (MC x KC) and B (KC x NC) are copied into panels of MR rows
@@ -264,6 +246,26 @@ enum { GEMM_MR = 6, GEMM_NR = 16 };
 #endif
 enum { GEMM_MC = 144, GEMM_KC = 256, GEMM_NC = 4080 };
 enum { GEMM_SLACK = 8 }; /* reals after A's panels that packing may scribble on */
+
+/* What C's elements get once their sums are complete: bias[j] added to
+   column j (NULL: nothing), then max(x, 0) if relu. A forward product's
+   user, relu(W @ x + b), then needs no pass of its own; the arithmetic is
+   that pass's, to the bit. */
+typedef struct {
+  const real *bias;
+  int relu;
+} GemmFinish;
+
+static real gemm_finish1(real v, GemmFinish f, size_t j) {
+  v = f.bias ? v + f.bias[j] : v;
+  return f.relu ? (v > 0 ? v : 0) : v;
+}
+
+/* F for the columns from J on. */
+static GemmFinish gemm_finish_at(GemmFinish f, size_t j) {
+  GemmFinish at = {f.bias ? f.bias + j : NULL, f.relu};
+  return at;
+}
 
 static size_t gemm_round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 static size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
@@ -492,6 +494,13 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
 }
 #endif
 
+/* The block of C the kernel just stored, finished while it is in L1. */
+static void gemm_finish_block(real *c, size_t ldc, size_t rows, size_t cols, GemmFinish f) {
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < cols; j++)
+      c[i * ldc + j] = gemm_finish1(c[i * ldc + j], f, j);
+}
+
 /* The sum of x[p] y[p] for p < k, both contiguous, in a fixed order:
    32 partial sums in four vectors where there are vectors, eight partial
    sums that a compiler vectorizes without -ffast-math where not. */
@@ -613,47 +622,55 @@ static void gemm_row_axpy(size_t n, size_t k, const real *ai, size_t csa, const 
 }
 #endif
 
+/* Row i of C from row i of A, AI, along whichever of B's strides is 1. */
+static void gemm_row(size_t n, size_t k, const real *ai, size_t csa, const real *b, size_t rsb, size_t csb, real *ci,
+                     int add, real scale) {
+  if (rsb == 1 && csa == 1) { /* the row of A by columns of B, both contiguous */
+    size_t whole = n - n % 8;
+    for (size_t j = 0; j < whole; j += 8) {
+      real dots[8];
+      gemm_dot8(k, ai, b + j * csb, csb, dots);
+      for (size_t u = 0; u < 8; u++)
+        ci[j + u] = add ? ci[j + u] + scale * dots[u] : scale * dots[u];
+    }
+    for (size_t j = whole; j < n; j++)
+      ci[j] = add ? ci[j] + scale * gemm_dot(k, ai, b + j * csb) : scale * gemm_dot(k, ai, b + j * csb);
+    return;
+  }
+  if (csb == 1) {
+    gemm_row_axpy(n, k, ai, csa, b, rsb, ci, add, scale);
+    return;
+  }
+  if (!add)
+    for (size_t j = 0; j < n; j++)
+      ci[j] = 0;
+  for (size_t p = 0; p < k; p++) { /* down B's columns */
+    const real aip = scale * ai[p * csa], *bp = b + p * rsb;
+    for (size_t j = 0; j < n; j++)
+      ci[j] += aip * bp[j * csb];
+  }
+}
+
 /* Too few rows or steps for panels to pay (a batch of one, an outer
    product of one example): each row of C straight from the operands,
-   along whichever of B's strides is 1. */
+   then finished. */
 static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                      size_t csb, real *c, size_t ldc, int add, real scale) {
+                      size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin) {
   for (size_t i = 0; i < m; i++) {
     real *ci = c + i * ldc;
-    const real *ai = a + i * rsa;
-    if (rsb == 1 && csa == 1) { /* rows of A by columns of B, both contiguous */
-      size_t whole = n - n % 8;
-      for (size_t j = 0; j < whole; j += 8) {
-        real dots[8];
-        gemm_dot8(k, ai, b + j * csb, csb, dots);
-        for (size_t u = 0; u < 8; u++)
-          ci[j + u] = add ? ci[j + u] + scale * dots[u] : scale * dots[u];
-      }
-      for (size_t j = whole; j < n; j++)
-        ci[j] = add ? ci[j] + scale * gemm_dot(k, ai, b + j * csb) : scale * gemm_dot(k, ai, b + j * csb);
-      continue;
-    }
-    if (csb == 1) {
-      gemm_row_axpy(n, k, ai, csa, b, rsb, ci, add, scale);
-      continue;
-    }
-    if (!add)
-      for (size_t j = 0; j < n; j++)
-        ci[j] = 0;
-    for (size_t p = 0; p < k; p++) { /* down B's columns */
-      const real aip = scale * ai[p * csa], *bp = b + p * rsb;
-      for (size_t j = 0; j < n; j++)
-        ci[j] += aip * bp[j * csb];
-    }
+    gemm_row(n, k, a + i * rsa, csa, b, rsb, csb, ci, add, scale);
+    for (size_t j = 0; (fin.bias || fin.relu) && j < n; j++)
+      ci[j] = gemm_finish1(ci[j], fin, j);
   }
 }
 
 /* One thread's product: blocks of C, each from packed panels. PACK holds
    gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
-                        size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
+                        size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin,
+                        real *pack) {
   if (m < GEMM_MR || k < 4) {
-    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale);
+    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, fin);
     return;
   }
   real *pack_b = pack + gemm_pack_a_size(m, k);
@@ -666,9 +683,13 @@ static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa,
         size_t mc = gemm_min(GEMM_MC, m - ic);
         gemm_pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pack);
         for (size_t jr = 0; jr < nc; jr += GEMM_NR)
-          for (size_t ir = 0; ir < mc; ir += GEMM_MR)
-            gemm_kernel(kc, pack + ir * kc, pack_b + jr * kc, c + (ic + ir) * ldc + jc + jr, ldc,
-                        gemm_min(GEMM_MR, mc - ir), gemm_min(GEMM_NR, nc - jr), add || pc > 0, scale);
+          for (size_t ir = 0; ir < mc; ir += GEMM_MR) {
+            real *block = c + (ic + ir) * ldc + jc + jr;
+            size_t rows = gemm_min(GEMM_MR, mc - ir), cols = gemm_min(GEMM_NR, nc - jr);
+            gemm_kernel(kc, pack + ir * kc, pack_b + jr * kc, block, ldc, rows, cols, add || pc > 0, scale);
+            if ((fin.bias || fin.relu) && pc + kc == k)
+              gemm_finish_block(block, ldc, rows, cols, gemm_finish_at(fin, jc + jr));
+          }
       }
     }
   }
@@ -681,10 +702,11 @@ static size_t gemm_max(size_t a, size_t b) { return a > b ? a : b; }
 /* The same product by the system's CBLAS: each operand has one stride of
    1, the other its leading dimension, transposed when its rows are the 1. */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                 size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
+                 size_t csb, real *c, size_t ldc, int add, real scale, const real *bias, int relu, real *pack) {
   (void)pack, (void)gemm_serial, (void)gemm_scratch;
   if (m == 0 || n == 0)
     return;
+  GemmFinish fin = {bias, relu};
   CBLAS_TRANSPOSE ta = csa == 1 ? CblasNoTrans : CblasTrans, tb = csb == 1 ? CblasNoTrans : CblasTrans;
   int lda = (int)(csa == 1 ? gemm_max(rsa, k) : gemm_max(csa, m));
   int ldb = (int)(csb == 1 ? gemm_max(rsb, n) : gemm_max(csb, k));
@@ -693,15 +715,20 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 #else
   cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, scale, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
 #endif
+  for (size_t i = 0; (bias || relu) && i < m; i++)
+    for (size_t j = 0; j < n; j++)
+      c[i * ldc + j] = gemm_finish1(c[i * ldc + j], fin, j);
 }
 #else
-/* C (+)= A B. With NC_THREADS, large products split C's columns between
-   the threads in whole panels: each packs its own B and A into its own
-   scratch and stores only its own columns, so no two threads ever write
-   the same cache line of panels, and every element sums in the same
-   order whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
+/* C (+)= s A B, then finished with BIAS (NULL: none) and RELU. With
+   NC_THREADS, large products split C's columns between the threads in
+   whole panels: each packs its own B and A into its own scratch and
+   stores only its own columns, so no two threads ever write the same
+   cache line of panels, and every element sums in the same order
+   whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
-                 size_t csb, real *c, size_t ldc, int add, real scale, real *pack) {
+                 size_t csb, real *c, size_t ldc, int add, real scale, const real *bias, int relu, real *pack) {
+  GemmFinish fin = {bias, relu};
 #if NC_THREADS > 1 && defined(_OPENMP)
   if (m >= GEMM_MR && k >= 4 && n >= 2 * GEMM_NR && (double)m * (double)n * (double)k >= 65536.0) {
     size_t share = gemm_round_up((n + NC_THREADS - 1) / NC_THREADS, GEMM_NR);
@@ -711,12 +738,12 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
       size_t j0 = (size_t)t * share;
       if (j0 < n)
         gemm_serial(m, gemm_min(share, n - j0), k, a, rsa, csa, b + j0 * csb, rsb, csb, c + j0, ldc, add,
-                    scale, pack + (size_t)t * each);
+                    scale, gemm_finish_at(fin, j0), pack + (size_t)t * each);
     }
     return;
   }
 #endif
-  gemm_serial(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, pack);
+  gemm_serial(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, fin, pack);
 }
 #endif
 
@@ -761,21 +788,19 @@ static real forward(const real *params, int batch, const real *inputs, const rea
   real *pack = pack_of(ws, batch);
   real total = 0;
   /* h      = relu(W1 @ x + b1)   ([32]) */
-  /* W1 @ x for every example at once, into h; the rest below */
+  /* W1 @ x for every example at once, into h, then + b1 and relu */
   gemm((size_t)batch, 32, 64, inputs, digits_INPUT_SIZE, 1,
-       params, 1, 64, ws, WS_SIZE, 0, 1, pack);
+       params, 1, 64, ws, WS_SIZE, 0, 1, params + 2048, 1, pack);
+  /* logits = W2 @ h + b2   ([10]) */
+  /* W2 @ h for every example at once, into logits, then + b2 */
+  gemm((size_t)batch, 10, 32, ws, WS_SIZE, 1,
+       params + 2080, 1, 32, ws + 32, WS_SIZE, 0, 1, params + 2400, 0, pack);
   for (int b = 0; b < batch; b++)
     forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
-  /* logits = W2 @ h + b2   ([10]) */
-  /* W2 @ h for every example at once, into logits; the rest below */
-  gemm((size_t)batch, 10, 32, ws, WS_SIZE, 1,
-       params + 2080, 1, 32, ws + 32, WS_SIZE, 0, 1, pack);
-  for (int b = 0; b < batch; b++)
-    forward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   if (!targets)
     return 0;
   for (int b = 0; b < batch; b++)
-    total += forward_3(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
+    total += forward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   return total;
 }
 
@@ -793,20 +818,20 @@ static void backward(const real *params, int batch, const real *inputs, const re
     /* dL/dW2 = outer(dL/dlogits, h)   ([10, 32]) */
     /* dL/dW2 of every example, summed into dW2 */
     gemm(10, 32, (size_t)batch, ws + 52, 1, WS_SIZE,
-         ws, WS_SIZE, 1, grads + 2080, 32, 1, 1, pack);
+         ws, WS_SIZE, 1, grads + 2080, 32, 1, 1, NULL, 0, pack);
   }
   /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
   /* dL/db1 = dL/dh * (h > 0)   ([32]) */
   /* dL/dh for every example at once, into db1_ex; the rest below */
   gemm((size_t)batch, 32, 10, ws + 52, WS_SIZE, 1,
-       params + 2080, 32, 1, ws + 62, WS_SIZE, 0, 1, pack);
+       params + 2080, 32, 1, ws + 62, WS_SIZE, 0, 1, NULL, 0, pack);
   for (int b = 0; b < batch; b++)
     backward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   if (!update) {
     /* dL/dW1 = outer(dL/db1, x)   ([32, 64]) */
     /* dL/dW1 of every example, summed into dW1 */
     gemm(32, 64, (size_t)batch, ws + 62, 1, WS_SIZE,
-         inputs, digits_INPUT_SIZE, 1, grads, 64, 1, 1, pack);
+         inputs, digits_INPUT_SIZE, 1, grads, 64, 1, 1, NULL, 0, pack);
   }
   for (int b = 0; b < batch; b++)
     backward_3(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
@@ -814,10 +839,10 @@ static void backward(const real *params, int batch, const real *inputs, const re
     return;
   /* W1 -= lr / batch * (the sum of the examples' dL/dW1) */
   gemm(32, 64, (size_t)batch, ws + 62, 1, WS_SIZE,
-       inputs, digits_INPUT_SIZE, 1, update, 64, 1, -lr / (real)batch, pack);
+       inputs, digits_INPUT_SIZE, 1, update, 64, 1, -lr / (real)batch, NULL, 0, pack);
   /* W2 -= lr / batch * (the sum of the examples' dL/dW2) */
   gemm(10, 32, (size_t)batch, ws + 52, 1, WS_SIZE,
-       ws, WS_SIZE, 1, update + 2080, 32, 1, -lr / (real)batch, pack);
+       ws, WS_SIZE, 1, update + 2080, 32, 1, -lr / (real)batch, NULL, 0, pack);
   /* the other params, from their gradients in grads */
   for (long i = 2048; i < 2080; i++)
     update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);

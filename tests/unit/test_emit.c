@@ -1008,6 +1008,21 @@ static void long_runs_are_cut_into_segments(void **state) {
   free(first), free(second), free(c);
 }
 
+/* gemm() finishes relu(W @ x), W @ x + b and relu(b + W @ x): no
+   per-example loop is left for them, only the loss's. */
+static void products_finished_by_gemm(void **state) {
+  const char *dir = in_dir(state, "epilogue");
+  compile_ok("tests/gradcheck/epilogue.net", dir, NULL);
+  char *c = must_read(in_dir(state, "epilogue/epilogue.c"));
+  assert_contains(c, "into h1, then relu */", "epilogue.c");
+  assert_contains(c, "into h2, then + b2 */", "epilogue.c");
+  assert_contains(c, "into h3, then + b3 and relu */", "epilogue.c");
+  assert_contains(c, "params + 912, 1, pack);", "epilogue.c"); /* b3 and relu */
+  assert_contains(c, "static real forward_1(", "epilogue.c"); /* the loss */
+  assert_lacks(c, "static void forward_", "epilogue.c");
+  free(c);
+}
+
 /* A model without products over the batch gets its segments for lanes
    too, and forward() picks them from NC_LANES_FROM examples; one with
    them, or --lanes 1, runs one example at a time only. */
@@ -1078,6 +1093,7 @@ int main(void) {
   const struct CMUnitTest segments[] = {
       TEST(long_runs_are_cut_into_segments),
       TEST(lanes_where_nothing_runs_over_the_batch),
+      TEST(products_finished_by_gemm),
   };
   failed += cmocka_run_group_tests_name("emit: segments", segments, NULL, NULL);
   return failed;

@@ -43,23 +43,30 @@ typedef struct {
 } Layout;
 
 /* One product C (m x n, ldc = n + 3 to test the stride) against double
-   sums; the error allowed grows with k, as float rounding does. */
-static void check_product_scaled(size_t m, size_t n, size_t k, Layout l, int add, real scale) {
+   sums, finished with a bias per column and relu as FIN says; the error
+   allowed grows with k, as float rounding does. The finished C must also
+   be, to the bit, the plain product finished afterwards. */
+static void check_product_finished(size_t m, size_t n, size_t k, Layout l, int add, real scale, int bias, int relu) {
   size_t lda = (l.trans_a ? m : k) + 1, ldb = (l.trans_b ? k : n) + 2, ldc = n + 3;
   size_t rows_a = l.trans_a ? k : m, rows_b = l.trans_b ? n : k;
   real *a = malloc(sizeof(real) * (rows_a * lda + 1)), *b = malloc(sizeof(real) * (rows_b * ldb + 1));
   real *c = malloc(sizeof(real) * (m * ldc + 1)), *before = malloc(sizeof(real) * (m * ldc + 1));
-  real *pack = malloc(sizeof(real) * gemm_scratch(m, n, k));
-  assert_true(a && b && c && before && pack);
+  real *pack = malloc(sizeof(real) * gemm_scratch(m, n, k)), *plain = malloc(sizeof(real) * (m * ldc + 1));
+  real *bias_of = malloc(sizeof(real) * (n + 1));
+  assert_true(a && b && c && before && pack && plain && bias_of);
+  for (size_t j = 0; j < n; j++)
+    bias_of[j] = random_real();
   for (size_t i = 0; i < rows_a * lda; i++)
     a[i] = random_real();
   for (size_t i = 0; i < rows_b * ldb; i++)
     b[i] = random_real();
   for (size_t i = 0; i < m * ldc; i++)
-    c[i] = before[i] = random_real();
+    c[i] = plain[i] = before[i] = random_real();
   size_t rsa = l.trans_a ? 1 : lda, csa = l.trans_a ? lda : 1;
   size_t rsb = l.trans_b ? 1 : ldb, csb = l.trans_b ? ldb : 1;
-  gemm(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, pack);
+  GemmFinish fin = {bias ? bias_of : NULL, relu};
+  gemm(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, fin.bias, relu, pack);
+  gemm(m, n, k, a, rsa, csa, b, rsb, csb, plain, ldc, add, scale, NULL, 0, pack);
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < ldc; j++) {
       if (j >= n) { /* the gap between rows is not C's */
@@ -72,13 +79,22 @@ static void check_product_scaled(size_t m, size_t n, size_t k, Layout l, int add
         sum += term;
         size += fabs(term);
       }
-      double want = (add ? before[i * ldc + j] : 0) + sum;
+      double want = (add ? before[i * ldc + j] : 0) + sum + (bias ? bias_of[j] : 0);
+      want = relu && !(want > 0) ? 0 : want;
       double got = c[i * ldc + j];
+      real finished = gemm_finish1(plain[i * ldc + j], fin, j);
+      if (memcmp(&finished, &c[i * ldc + j], sizeof finished) != 0)
+        fail_msg("%zux%zux%zu bias %d relu %d: C[%zu][%zu] = %.9g, finished afterwards %.9g", m, n, k, bias, relu, i,
+                 j, got, (double)finished);
       if (fabs(got - want) > TOLERANCE * (size + 1) * sqrt((double)k + 1))
         fail_msg("%zux%zux%zu trans_a %d trans_b %d add %d: C[%zu][%zu] = %.9g, want %.9g", m, n, k, l.trans_a,
                  l.trans_b, add, i, j, got, want);
     }
-  free(a), free(b), free(c), free(before), free(pack);
+  free(a), free(b), free(c), free(before), free(pack), free(plain), free(bias_of);
+}
+
+static void check_product_scaled(size_t m, size_t n, size_t k, Layout l, int add, real scale) {
+  check_product_finished(m, n, k, l, add, scale, 0, 0);
 }
 
 static void check_product(size_t m, size_t n, size_t k, Layout l, int add) {
@@ -144,6 +160,45 @@ static void scaled_products(void **state) {
   }
 }
 
+/* The forward products' epilogue: a bias per column, relu, or both, on
+   the row path, on whole and edge blocks, after one KC block or two, and
+   over threads' shares of the columns. */
+static void finished_products(void **state) {
+  (void)state;
+  static const size_t shapes[][3] = {{1, 40, 30}, {5, 17, 3}, {13, 33, 20}, {40, 70, 300}, {64, 128, 64}, {7, 5, 0}};
+  for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+    for (int f = 1; f < 4; f++)
+      for (int add = 0; add < 2; add++)
+        check_product_finished(shapes[s][0], shapes[s][1], shapes[s][2], layouts[(s + (size_t)f) % 4], add, 1, f & 1,
+                               f >> 1);
+}
+
+/* relu as the generated code writes it, x > 0 ? x : 0: NaN and -0 give
+   +0, on the row path (an empty sum added to C) and in the kernel (a NaN
+   in A makes its row of C NaN). */
+static void relu_of_special_values(void **state) {
+  (void)state;
+  real c[6] = {-0.0f, NAN, -1, 2, INFINITY, -INFINITY}, pack[1], none[1] = {0};
+  const real want[6] = {0, 0, 0, 2, INFINITY, 0};
+  gemm(1, 6, 0, none, 0, 1, none, 6, 1, c, 6, 1, 1, NULL, 1, pack);
+  assert_memory_equal(c, want, sizeof c);
+  enum { M = 6, N = 16, K = 4 };
+  real a[M * K], b[K * N], out[M * N], *panels = malloc(sizeof(real) * gemm_scratch(M, N, K));
+  assert_non_null(panels);
+  for (int i = 0; i < M * K; i++)
+    a[i] = i == 1 ? NAN : 1;
+  for (int i = 0; i < K * N; i++)
+    b[i] = (real)(i % 3) - 1;
+  gemm(M, N, K, a, K, 1, b, N, 1, out, N, 0, 1, NULL, 1, panels);
+  for (int j = 0; j < N; j++) {
+    real zero = 0;
+    assert_memory_equal(&out[j], &zero, sizeof zero); /* row 0: NaN, then 0 */
+    for (int i = 1; i < M; i++)
+      assert_true(out[i * N + j] >= 0);
+  }
+  free(panels);
+}
+
 /* k = 0 is an empty sum: C becomes 0, or stays as it was. */
 static void empty_sum(void **state) {
   (void)state;
@@ -181,6 +236,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(small_sizes), cmocka_unit_test(row_path_sizes), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
       cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough), cmocka_unit_test(scaled_products),
+      cmocka_unit_test(finished_products), cmocka_unit_test(relu_of_special_values),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
