@@ -193,7 +193,7 @@ static const char *const reserved_words[] = {
     "isless", "islessequal", "islessgreater", "isunordered", "math_errhandling", "offsetof", "expf", "logf",
     /* stdlib.h's, which C++'s math.h includes */
     "RAND_MAX", "EXIT_FAILURE", "EXIT_SUCCESS", "MB_CUR_MAX",
-    "sqrtf", "fabsf", "tanhf", "sinf", "cosf", "powf", "log1pf", "fmaxf", "copysignf"};
+    "sqrtf", "fabsf", "tanhf", "sinf", "cosf", "powf", "log1pf", "fmaxf", "copysignf", "fmaf"};
 
 /* Macro families of the same headers: M_PI, FP_NAN, HUGE_VAL, INT64_MAX, ... */
 static const char *const reserved_prefixes[] = {"M_", "FP_", "HUGE_", "MATH_", "INT", "UINT", "SIZE_", "PTRDIFF_",

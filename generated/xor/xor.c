@@ -48,6 +48,16 @@ const xor_param_info xor_params[] = {
    branches, so that a loop over the lanes of examples vectorizes, with
    AVX2 as with AVX-512. Double builds call libm. */
 
+/* a * b + c, in one rounding where the machine has a fast fmaf (as with
+   -march=native or -mfma): the polynomials below are chains of these, and
+   every step that waits for the one before costs. Elsewhere two
+   roundings; both stay within the bounds test_mathf checks. */
+#ifdef FP_FAST_FMAF
+#define NC_FMAF(a, b, c) fmaf(a, b, c)
+#else
+#define NC_FMAF(a, b, c) ((a) * (b) + (c))
+#endif
+
 /* A if KEEP, else B, by their bits. Both are computed whatever KEEP, and
    nothing but the choice depends on it: a compiler may move an operation
    that only one choice needs into a branch, and there, as it might trap,
@@ -70,10 +80,11 @@ static inline float nc_expf(float x) {
   float c = nc_pickf(x < 88.7228394f, x, 88.7228394f);
   c = nc_pickf(c > -103.972084f, c, -103.972084f);
   const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float n = (c * 1.44269502f + shift) - shift;
-  float r = (c - n * 0.693145752f) - n * 1.42860677e-06f;
-  float p = 1.0f + r + r * r * (0.5f + r * (0.166665778f + r * (0.0416669436f + r * (0.00836312585f + r * 0.0013893838f))));
-  float n1 = (n * 0.5f + shift) - shift; /* n = n1 + (n - n1), both halves whole */
+  float n = NC_FMAF(c, 1.44269502f, shift) - shift;
+  float r = NC_FMAF(-n, 1.42860677e-06f, NC_FMAF(-n, 0.693145752f, c));
+  float q = NC_FMAF(NC_FMAF(NC_FMAF(r, 0.0013893838f, 0.00836312585f), r, 0.0416669436f), r, 0.166665778f);
+  float p = NC_FMAF(r * r, NC_FMAF(q, r, 0.5f), 1.0f + r);
+  float n1 = NC_FMAF(n, 0.5f, shift) - shift; /* n = n1 + (n - n1), both halves whole */
   uint32_t bits1 = (uint32_t)((int)n1 + 127) << 23, bits2 = (uint32_t)((int)(n - n1) + 127) << 23;
   float s1, s2;
   memcpy(&s1, &bits1, sizeof s1);
@@ -90,8 +101,8 @@ static inline float nc_expf(float x) {
 #ifdef NC_USES_TANHF
 static inline float nc_tanhf(float x) {
   float a = fabsf(x), z = x * x;
-  float near0 = x + x * z * (-0.333333313f + z * (0.133332923f + z * (-0.0539594665f + z * (0.0217816718f +
-                                                                   z * (-0.00841061771f + z * 0.00239218958f)))));
+  float q = NC_FMAF(NC_FMAF(NC_FMAF(z, 0.00239218958f, -0.00841061771f), z, 0.0217816718f), z, -0.0539594665f);
+  float near0 = NC_FMAF(x * z, NC_FMAF(NC_FMAF(q, z, 0.133332923f), z, -0.333333313f), x);
   float t = 1.0f - 2.0f / (nc_expf(2.0f * nc_pickf(a < 9.1f, a, 9.1f)) + 1.0f);
   float y = nc_pickf(a < 0.55f, near0, copysignf(t, x));
   y = nc_pickf(a < 2.44140625e-4f, x, y);
