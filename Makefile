@@ -135,28 +135,28 @@ $(BUILD)/gen/layers_blas.c: tests/models/layers.net $(BUILD)/netc
 	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --blas --prefix layers_blas
 TEST_MODELS += $(BUILD)/gen/layers_threads.o $(BUILD)/gen/layers_blas.o
 
-# Models that run in lanes, again one example at a time (--lanes 1), with
-# three lanes, and in float with the lanes vectorized and over two
-# threads: test_models compares each with its twin bit for bit.
-$(BUILD)/gen/classifier_each.c: tests/models/classifier.net $(BUILD)/netc
+# Models again in lanes (--lanes 4, 3 and 8), in float with the lanes
+# vectorized, and over two threads: test_models compares each with its
+# twin that runs one example at a time, bit for bit.
+$(BUILD)/gen/classifier_lanes4.c: tests/models/classifier.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
-	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --lanes 1 --prefix classifier_each
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --lanes 4 --prefix classifier_lanes4
 $(BUILD)/gen/classifier_lanes3.c: tests/models/classifier.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
 	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --lanes 3 --prefix classifier_lanes3
-$(BUILD)/gen/shared_adjoint_each.c: tests/models/shared_adjoint.net $(BUILD)/netc
+$(BUILD)/gen/shared_adjoint_lanes4.c: tests/models/shared_adjoint.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
-	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --lanes 1 --prefix shared_adjoint_each
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --lanes 4 --prefix shared_adjoint_lanes4
 $(BUILD)/gen/xor_lanes.c: examples/xor.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
-	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --prefix xor_lanes
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --lanes 8 --prefix xor_lanes
 $(BUILD)/gen/xor_each.c: examples/xor.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
 	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --lanes 1 --prefix xor_each
 $(BUILD)/gen/xor_threads.c: examples/xor.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
-	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --threads 2 --prefix xor_threads
-TEST_MODELS += $(BUILD)/gen/classifier_each.o $(BUILD)/gen/classifier_lanes3.o $(BUILD)/gen/shared_adjoint_each.o
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --lanes 8 --threads 2 --prefix xor_threads
+TEST_MODELS += $(BUILD)/gen/classifier_lanes4.o $(BUILD)/gen/classifier_lanes3.o $(BUILD)/gen/shared_adjoint_lanes4.o
 TEST_MODELS += $(BUILD)/gen/xor_lanes.o $(BUILD)/gen/xor_each.o $(BUILD)/gen/xor_threads.o
 $(BUILD)/gen/xor_lanes.o: CFLAGS += -O3
 $(BUILD)/gen/xor_threads.o: CFLAGS += -fopenmp

@@ -667,10 +667,13 @@ static void assign_places(Emit *E) {
   }
 }
 
-/* Examples run in lanes where nothing runs over the whole batch: the
-   per-example code is all there is, and the lanes vectorize all of it. */
+/* With --lanes N, examples run in lanes where nothing runs over the whole
+   batch: the per-example code is all there is, and the lanes vectorize
+   all of it. Not by default: gcc -O3 makes them 2.2-2.6 times faster from
+   a batch of 8, but at -O2 and with clang they were slower (measured on
+   2-4-1). */
 static void decide_lanes(Emit *E) {
-  int lanes = E->o->lanes ? E->o->lanes : E->o->dbl ? 4 : 8;
+  int lanes = E->o->lanes ? E->o->lanes : 1; /* opt-in: see docs/codegen.md */
   E->lanes = E->any_gemm ? 1 : lanes;
 }
 
@@ -1074,7 +1077,7 @@ static void lanes_dot_loop(Emit *E, int a, int b, const char *a_at, const char *
   long main = contiguous && inner >= 2 * LANES ? inner - inner % LANES : 0;
   emitf(E, "real acc[%d];\n", L);
   if (main) {
-    emitf(E, "real part[%d][%d] = {0};\n", LANES, L);
+    emitf(E, "real part[%d][%d] = { {0} }; /* braced: clang++ asks */\n", LANES, L);
     emitf(E, "for (int k = 0; k < %ld; k += %d)\n", main, LANES);
     E->indent++;
     emitf(E, "for (int u = 0; u < %d; u++)\n", LANES);

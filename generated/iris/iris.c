@@ -18,17 +18,9 @@ const iris_param_info iris_params[] = {
    the forward values the backward pass reads, then the backward pass's
    own; example b's start at ws + b * WS_SIZE. After them come the
    gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
-   example), then the panels the matrix products pack, 64-byte aligned.
-   A batch of NC_LANES_FROM or more runs in groups of NC_LANES examples,
-   one to a lane: the group from example b starts at ws + b * WS_SIZE
-   too, its element s of lane l at [s * NC_LANES + l], so that a loop
-   over the lanes reads consecutive reals. Each lane's inputs and
-   targets are copied in, and the workspace holds whole groups. */
-#define WS_SIZE ((size_t)46)
+   example), then the panels the matrix products pack, 64-byte aligned. */
+#define WS_SIZE ((size_t)41)
 #define DIN_SIZE ((size_t)0)
-/* Examples per group in lanes, and the smallest batch that runs so. */
-#define NC_LANES 8
-#define NC_LANES_FROM 3
 
 /* The pointers a segment gets never overlap: its loops need no checks. */
 #ifdef __cplusplus
@@ -43,9 +35,10 @@ const iris_param_info iris_params[] = {
    tanhf goes through a slow expm1f; in small nets they were most of a
    step. These are within 2 ulps of the exact value (test_mathf checks a
    dense sweep of floats), keep NaN, infinities and -0, and need neither
-   -ffast-math nor a particular rounding of the host's libm. They have no
-   branches, so that a loop over the lanes of examples vectorizes, with
-   AVX2 as with AVX-512. Double builds call libm. */
+   -ffast-math nor a particular rounding of the host's libm. Double builds
+   call libm. Code that runs in lanes (NC_LANES) gets them without
+   branches, so that a loop over the lanes vectorizes, with AVX2 as with
+   AVX-512; one value at a time, the branches are faster. */
 
 /* a * b + c, in one rounding where the machine has a fast fmaf (as with
    -march=native or -mfma): the polynomials below are chains of these, and
@@ -57,6 +50,7 @@ const iris_param_info iris_params[] = {
 #define NC_FMAF(a, b, c) ((a) * (b) + (c))
 #endif
 
+#ifdef NC_LANES
 /* A if KEEP, else B, by their bits. Both are computed whatever KEEP, and
    nothing but the choice depends on it: a compiler may move an operation
    that only one choice needs into a branch, and there, as it might trap,
@@ -107,6 +101,48 @@ static inline float nc_tanhf(float x) {
   y = nc_pickf(a < 2.44140625e-4f, x, y);
   return nc_pickf(x == x, y, x);
 }
+#endif
+#else
+/* exp(x) = 2^n exp(r), r = x - n ln 2 in [-ln2/2, ln2/2], ln 2 in two parts
+   so that n ln 2 is exact; exp(r) by a polynomial of degree 6; 2^n built
+   from its bits in two halves, so that results in the subnormals round once. */
+static inline float nc_expf(float x) {
+  if (!(x < 88.7228394f)) /* overflow, +inf, NaN */
+    return x > 0 ? HUGE_VALF : x;
+  if (x < -103.972084f)
+    return 0.0f;
+  const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+  float n = (x * 1.44269502f + shift) - shift;
+  float r = (x - n * 0.693145752f) - n * 1.42860677e-06f;
+  float p = 1.0f + r + r * r * (0.5f + r * (0.166665778f + r * (0.0416669436f + r * (0.00836312585f + r * 0.0013893838f))));
+  int e = (int)n, e1 = e / 2;
+  uint32_t bits1 = (uint32_t)(e1 + 127) << 23, bits2 = (uint32_t)(e - e1 + 127) << 23;
+  float s1, s2;
+  memcpy(&s1, &bits1, sizeof s1);
+  memcpy(&s2, &bits2, sizeof s2);
+  return p * s1 * s2;
+}
+
+/* tanh(x): x + x^3 P(x^2) where |x| < 0.55, whose x^3 term cancels nothing;
+   1 - 2 / (exp(2|x|) + 1) beyond, where the result is at least 0.5; 1 past
+   9.1, where tanh rounds to 1. Only where the model has a tanh: an unused
+   static function is a warning. */
+#ifdef NC_USES_TANHF
+static inline float nc_tanhf(float x) {
+  float a = x < 0 ? -x : x;
+  if (a < 2.44140625e-4f) /* 2^-12: x^3 / 3 is below half an ulp; and -0 stays -0 */
+    return x;
+  if (a < 0.55f) {
+    float z = x * x;
+    return x + x * z * (-0.333333313f + z * (0.133332923f + z * (-0.0539594665f + z * (0.0217816718f +
+                                                                  z * (-0.00841061771f + z * 0.00239218958f)))));
+  }
+  if (a > 9.1f)
+    return x < 0 ? -1.0f : 1.0f;
+  float t = 1.0f - 2.0f / (nc_expf(2.0f * a) + 1.0f);
+  return x < 0 ? -t : t;
+}
+#endif
 #endif
 /* ---- elementwise operations that read an operand more than once ---- */
 static inline real nc_relu(real a) { return a > 0 ? a : 0; }
@@ -258,137 +294,6 @@ static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT i
     db2[i] += dlogits[i];
 }
 
-/* ---- the same, for the NC_LANES examples of a group at once ---- */
-
-static void forward_1_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
-                            const real *NC_RESTRICT tg, real *NC_RESTRICT ws, int live) {
-  (void)tg, (void)live;
-  const real *x = in;
-  const real *W1 = params;
-  const real *b1 = params + 64;
-  const real *W2 = params + 80;
-  const real *b2 = params + 128;
-  real *h = ws + 0;
-  real *logits = ws + 128;
-  real *probs = ws + 152;
-  /* h      = relu(W1 @ x + b1)   ([16]) */
-  for (int i = 0; i < 16; i++) {
-    real acc[8];
-    for (int l = 0; l < 8; l++)
-      acc[l] = 0;
-    for (int k = 0; k < 4; k++)
-      for (int l = 0; l < 8; l++)
-        acc[l] += W1[i * 4 + k] * x[k * 8 + l];
-    for (int l = 0; l < 8; l++) {
-      h[i * 8 + l] = nc_relu(acc[l] + b1[i]);
-    }
-  }
-  /* logits = W2 @ h + b2   ([3]) */
-  for (int i = 0; i < 3; i++) {
-    real acc[8];
-    real part[8][8] = {0};
-    for (int k = 0; k < 16; k += 8)
-      for (int u = 0; u < 8; u++)
-        for (int l = 0; l < 8; l++)
-          part[u][l] += W2[i * 16 + k + u] * h[(k + u) * 8 + l];
-    for (int l = 0; l < 8; l++)
-      acc[l] = ((part[0][l] + part[1][l]) + (part[2][l] + part[3][l])) + ((part[4][l] + part[5][l]) + (part[6][l] + part[7][l]));
-    for (int l = 0; l < 8; l++) {
-      logits[i * 8 + l] = acc[l] + b2[i];
-    }
-  }
-  /* output probs = softmax(logits)   ([3]) */
-  for (int l = 0; l < 8; l++) {
-    real zmax = logits[l];
-    for (int i = 1; i < 3; i++)
-      if (logits[i * 8 + l] > zmax)
-        zmax = logits[i * 8 + l];
-    real zsum = 0;
-    for (int i = 0; i < 3; i++)
-      zsum += nc_expf(logits[i * 8 + l] - zmax);
-    for (int i = 0; i < 3; i++)
-      probs[i * 8 + l] = nc_expf(logits[i * 8 + l] - zmax) / zsum;
-  }
-}
-
-static void forward_2_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
-                            const real *NC_RESTRICT tg, real *NC_RESTRICT ws, int live, real *total) {
-  (void)params, (void)in;
-  const real *species = tg + 0;
-  const real *logits = ws + 128;
-  /* loss = cross_entropy(logits, species)   (scalar) */
-  real loss[8];
-  for (int l = 0; l < 8; l++) {
-    real zmax = logits[l];
-    for (int i = 1; i < 3; i++)
-      if (logits[i * 8 + l] > zmax)
-        zmax = logits[i * 8 + l];
-    real zsum = 0;
-    for (int i = 0; i < 3; i++)
-      zsum += nc_expf(logits[i * 8 + l] - zmax);
-    int cls = species[l] >= 0 && species[l] < 3 && species[l] == (int)species[l] ? (int)species[l] : -1;
-    loss[l] = cls >= 0 ? zmax + logf(zsum) - logits[cls * 8 + l] : NAN;
-  }
-  for (int l = 0; l < live; l++)
-    *total += loss[l];
-}
-
-static void backward_1_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
-                             const real *NC_RESTRICT tg, real *NC_RESTRICT ws, real *NC_RESTRICT grads,
-                             int live) {
-  const real *x = in;
-  const real *W2 = params + 80;
-  const real *species = tg + 0;
-  const real *h = ws + 0;
-  const real *probs = ws + 152;
-  real *dlogits = ws + 176;
-  real *db1_ex = ws + 200;
-  real *dW1 = grads + 0;
-  real *db1 = grads + 64;
-  real *dW2 = grads + 80;
-  real *db2 = grads + 128;
-  /* dL/dlogits = probs - onehot(species)   ([3]) */
-  for (int i = 0; i < 3; i++)
-    for (int l = 0; l < 8; l++) {
-      dlogits[i * 8 + l] = probs[i * 8 + l] - (species[l] == i ? 1 : 0);
-    }
-  /* dL/dW2 = outer(dL/dlogits, h)   ([3, 16]) */
-  for (int i = 0; i < 3; i++)
-    for (int j = 0; j < 16; j++)
-      for (int l = 0; l < live; l++) {
-        dW2[i * 16 + j] += dlogits[i * 8 + l] * h[j * 8 + l];
-      }
-  /* dL/dh = transpose(W2) @ dL/dlogits   ([16]) */
-  /* dL/db1 = dL/dh * (h > 0)   ([16]) */
-  for (int i = 0; i < 16; i++) {
-    real acc[8];
-    for (int l = 0; l < 8; l++)
-      acc[l] = 0;
-    for (int k = 0; k < 3; k++)
-      for (int l = 0; l < 8; l++)
-        acc[l] += W2[k * 16 + i] * dlogits[k * 8 + l];
-    for (int l = 0; l < 8; l++) {
-      db1_ex[i * 8 + l] = acc[l] * (h[i * 8 + l] > 0 ? 1 : 0);
-    }
-  }
-  /* dL/dW1 = outer(dL/db1, x)   ([16, 4]) */
-  for (int i = 0; i < 16; i++)
-    for (int j = 0; j < 4; j++)
-      for (int l = 0; l < live; l++) {
-        dW1[i * 4 + j] += db1_ex[i * 8 + l] * x[j * 8 + l];
-      }
-  /* dL/db1: this example's, into the batch's   ([16]) */
-  for (int i = 0; i < 16; i++)
-    for (int l = 0; l < live; l++) {
-      db1[i] += db1_ex[i * 8 + l];
-    }
-  /* dL/db2 = probs - onehot(species)   ([3]) */
-  for (int i = 0; i < 3; i++)
-    for (int l = 0; l < live; l++) {
-      db2[i] += dlogits[i * 8 + l];
-    }
-}
-
 /* The outputs of the example whose forward values are in ws. */
 static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
   (void)params, (void)in;
@@ -396,15 +301,6 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
   /* output probs */
   for (int i = 0; i < 3; i++)
     out[0 + i] = probs[i];
-}
-
-/* The same, for the example whose lane of its group's ws and in these point at. */
-static void write_outputs_lanes(const real *params, const real *in, const real *ws, real *out) {
-  (void)params, (void)in;
-  const real *probs = ws + 152;
-  /* output probs */
-  for (int i = 0; i < 3; i++)
-    out[0 + i] = probs[i * 8];
 }
 
 /* ---- batches ---- */
@@ -415,41 +311,18 @@ static void write_outputs_lanes(const real *params, const real *in, const real *
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * iris_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * iris_TARGET_SIZE : NULL; }
 static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
-/* The group of NC_LANES examples from example b (a multiple of NC_LANES):
-   its workspace, and its copies of their inputs and targets. */
-static real *lanes_ws(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
-static const real *lanes_in(real *ws, int b) { return lanes_ws(ws, b) + 328; }
-static const real *lanes_tg(real *ws, int b) { return lanes_ws(ws, b) + 360; }
-/* Example b's lane of its group's inputs and workspace, for write_outputs_lanes. */
-static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b % NC_LANES) + b % NC_LANES; }
-static const real *lane_ws(real *ws, int b) { return lanes_ws(ws, b - b % NC_LANES) + b % NC_LANES; }
-/* The lanes of that group that hold examples: the last group's may not all. */
-static int live_lanes(int batch, int b) { return batch - b < NC_LANES ? batch - b : NC_LANES; }
-/* The examples the workspace has room for: whole groups, for a batch run in lanes. */
-static size_t examples_of(int batch) {
-  if (batch < NC_LANES_FROM)
-    return batch > 0 ? (size_t)batch : 0;
-  return ((size_t)batch + NC_LANES - 1) / NC_LANES * NC_LANES;
-}
-
-/* The group's inputs and targets (unless NULL), example b + l into lane
-   l; lanes past the batch repeat its last example, so that they compute
-   finite values, which nothing reads. */
-static void load_lanes(const real *inputs, const real *targets, int batch, int b, real *group) {
-  for (int l = 0; l < NC_LANES; l++) {
-    size_t e = (size_t)(b + l < batch ? b + l : batch - 1);
-    for (size_t k = 0; k < 4; k++)
-      group[(41 + k) * NC_LANES + (size_t)l] = inputs[e * 4 + k];
-    for (size_t k = 0; targets && k < 1; k++)
-      group[(45 + k) * NC_LANES + (size_t)l] = targets[e * 1 + k];
-  }
-}
+/* The examples the workspace has room for. */
+static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
 size_t iris_workspace_size(int batch) {
   size_t n = examples_of(batch);
   return (n * (WS_SIZE + DIN_SIZE)) * sizeof(real);
 }
 
-static real forward_each(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
+/* The forward pass of every example, the products over the whole batch
+   between the per-example steps: the values the backward pass and the
+   outputs need go to ws. Returns the sum of the examples' losses; with
+   targets NULL, computes only what needs no target and returns 0. */
+static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
   real total = 0;
   for (int b = 0; b < batch; b++)
     forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
@@ -460,8 +333,13 @@ static real forward_each(const real *params, int batch, const real *inputs, cons
   return total;
 }
 
-static void backward_each(const real *params, int batch, const real *inputs, const real *targets, real *ws,
-                        real *grads, real *update, real lr) {
+/* The backward pass from the forward values in ws: adds every example's
+   gradient to grads. For an SGD step, update is the params
+   (params, writable): the weights whose gradient is one product over the
+   batch get lr / batch times it subtracted, the others lr times their
+   mean gradient from grads, once nothing reads them any more. */
+static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
+                     real *grads, real *update, real lr) {
   for (int b = 0; b < batch; b++)
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   if (!update)
@@ -471,54 +349,6 @@ static void backward_each(const real *params, int batch, const real *inputs, con
     update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
 }
 
-static real forward_lanes(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
-  real total = 0;
-  for (int b = 0; b < batch; b += NC_LANES)
-    load_lanes(inputs, targets, batch, b, lanes_ws(ws, b));
-  for (int b = 0; b < batch; b += NC_LANES)
-    forward_1_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), lanes_ws(ws, b), live_lanes(batch, b));
-  if (!targets)
-    return 0;
-  for (int b = 0; b < batch; b += NC_LANES)
-    forward_2_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), lanes_ws(ws, b), live_lanes(batch, b), &total);
-  return total;
-}
-
-static void backward_lanes(const real *params, int batch, const real *inputs, const real *targets, real *ws,
-                        real *grads, real *update, real lr) {
-  (void)inputs, (void)targets; /* read from their copies in the lanes */
-  for (int b = 0; b < batch; b += NC_LANES)
-    backward_1_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), lanes_ws(ws, b), grads, live_lanes(batch, b));
-  if (!update)
-    return;
-  /* the other params, from their gradients in grads */
-  for (long i = 0; i < 131; i++)
-    update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
-}
-
-/* The forward pass of every example, the products over the whole batch
-   between the per-example steps: the values the backward pass and the
-   outputs need go to ws. Returns the sum of the examples' losses; with
-   targets NULL, computes only what needs no target and returns 0. */
-static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
-  if (batch >= NC_LANES_FROM)
-    return forward_lanes(params, batch, inputs, targets, ws);
-  return forward_each(params, batch, inputs, targets, ws);
-}
-
-/* The backward pass from the forward values in ws: adds every example's
-   gradient to grads. For an SGD step, update is the params
-   (params, writable): the weights whose gradient is one product over the
-   batch get lr / batch times it subtracted, the others lr times their
-   mean gradient from grads, once nothing reads them any more. */
-static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
-                     real *grads, real *update, real lr) {
-  if (batch >= NC_LANES_FROM)
-    backward_lanes(params, batch, inputs, targets, ws, grads, update, lr);
-  else
-    backward_each(params, batch, inputs, targets, ws, grads, update, lr);
-}
-
 real iris_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
                   void *workspace) {
   real *ws = (real *)workspace;
@@ -526,12 +356,8 @@ real iris_forward(const real *params, int batch, const real *inputs, const real 
     return 0;
   real total = forward(params, batch, inputs, targets, ws);
   if (outputs)
-    for (int b = 0; b < batch; b++) {
-      if (batch >= NC_LANES_FROM)
-        write_outputs_lanes(params, lane_in(ws, b), lane_ws(ws, b), outputs + (size_t)b * iris_OUTPUT_SIZE);
-      else
-        write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * iris_OUTPUT_SIZE);
-    }
+    for (int b = 0; b < batch; b++)
+      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * iris_OUTPUT_SIZE);
   return targets ? total / (real)batch : 0;
 }
 

@@ -16,17 +16,9 @@ const neuron_param_info neuron_params[] = {
    the forward values the backward pass reads, then the backward pass's
    own; example b's start at ws + b * WS_SIZE. After them come the
    gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
-   example), then the panels the matrix products pack, 64-byte aligned.
-   A batch of NC_LANES_FROM or more runs in groups of NC_LANES examples,
-   one to a lane: the group from example b starts at ws + b * WS_SIZE
-   too, its element s of lane l at [s * NC_LANES + l], so that a loop
-   over the lanes reads consecutive reals. Each lane's inputs and
-   targets are copied in, and the workspace holds whole groups. */
-#define WS_SIZE ((size_t)4)
+   example), then the panels the matrix products pack, 64-byte aligned. */
+#define WS_SIZE ((size_t)2)
 #define DIN_SIZE ((size_t)0)
-/* Examples per group in lanes, and the smallest batch that runs so. */
-#define NC_LANES 8
-#define NC_LANES_FROM 3
 
 /* The pointers a segment gets never overlap: its loops need no checks. */
 #ifdef __cplusplus
@@ -114,72 +106,8 @@ static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT i
   db[0] += dz;
 }
 
-/* ---- the same, for the NC_LANES examples of a group at once ---- */
-
-static void forward_1_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
-                            const real *NC_RESTRICT tg, real *NC_RESTRICT ws, int live) {
-  (void)tg, (void)live;
-  const real *x = in + 0;
-  const real W = params[0];
-  const real b = params[1];
-  /* z = W * x + b   (scalar) */
-  real z[8];
-  for (int l = 0; l < 8; l++) {
-    z[l] = W * x[l] + b;
-    ws[0 + l] = z[l];
-  }
-}
-
-static void forward_2_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
-                            const real *NC_RESTRICT tg, real *NC_RESTRICT ws, int live, real *total) {
-  (void)params, (void)in;
-  const real *y = tg + 0;
-  const real *z = ws + 0;
-  /* t7 = z - y   (scalar) */
-  real t7[8];
-  for (int l = 0; l < 8; l++) {
-    t7[l] = z[l] - y[l];
-    ws[8 + l] = t7[l];
-  }
-  /* loss = (z - y)^2   (scalar) */
-  real loss[8];
-  for (int l = 0; l < 8; l++) {
-    loss[l] = t7[l] * t7[l];
-  }
-  for (int l = 0; l < live; l++)
-    *total += loss[l];
-}
-
-static void backward_1_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
-                             const real *NC_RESTRICT tg, real *NC_RESTRICT ws, real *NC_RESTRICT grads,
-                             int live) {
-  (void)params, (void)tg;
-  const real *x = in + 0;
-  const real *t7 = ws + 8;
-  real *dW = grads + 0;
-  real *db = grads + 1;
-  /* dL/dz = 2 * (z - y)   (scalar) */
-  real dz[8];
-  for (int l = 0; l < 8; l++) {
-    dz[l] = 2.0f * t7[l];
-  }
-  /* dL/dW = dL/dz * x   (scalar) */
-  for (int l = 0; l < live; l++) {
-    dW[0] += dz[l] * x[l];
-  }
-  /* dL/db = 2 * (z - y)   (scalar) */
-  for (int l = 0; l < live; l++) {
-    db[0] += dz[l];
-  }
-}
-
 /* The outputs of the example whose forward values are in ws. */
 static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
-  (void)params, (void)in, (void)ws, (void)out;
-}
-
-/* The same, for the example whose lane of its group's ws and in these point at. */
-static void write_outputs_lanes(const real *params, const real *in, const real *ws, real *out) {
   (void)params, (void)in, (void)ws, (void)out;
 }
 
@@ -191,41 +119,18 @@ static void write_outputs_lanes(const real *params, const real *in, const real *
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * neuron_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * neuron_TARGET_SIZE : NULL; }
 static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
-/* The group of NC_LANES examples from example b (a multiple of NC_LANES):
-   its workspace, and its copies of their inputs and targets. */
-static real *lanes_ws(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
-static const real *lanes_in(real *ws, int b) { return lanes_ws(ws, b) + 16; }
-static const real *lanes_tg(real *ws, int b) { return lanes_ws(ws, b) + 24; }
-/* Example b's lane of its group's inputs and workspace, for write_outputs_lanes. */
-static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b % NC_LANES) + b % NC_LANES; }
-static const real *lane_ws(real *ws, int b) { return lanes_ws(ws, b - b % NC_LANES) + b % NC_LANES; }
-/* The lanes of that group that hold examples: the last group's may not all. */
-static int live_lanes(int batch, int b) { return batch - b < NC_LANES ? batch - b : NC_LANES; }
-/* The examples the workspace has room for: whole groups, for a batch run in lanes. */
-static size_t examples_of(int batch) {
-  if (batch < NC_LANES_FROM)
-    return batch > 0 ? (size_t)batch : 0;
-  return ((size_t)batch + NC_LANES - 1) / NC_LANES * NC_LANES;
-}
-
-/* The group's inputs and targets (unless NULL), example b + l into lane
-   l; lanes past the batch repeat its last example, so that they compute
-   finite values, which nothing reads. */
-static void load_lanes(const real *inputs, const real *targets, int batch, int b, real *group) {
-  for (int l = 0; l < NC_LANES; l++) {
-    size_t e = (size_t)(b + l < batch ? b + l : batch - 1);
-    for (size_t k = 0; k < 1; k++)
-      group[(2 + k) * NC_LANES + (size_t)l] = inputs[e * 1 + k];
-    for (size_t k = 0; targets && k < 1; k++)
-      group[(3 + k) * NC_LANES + (size_t)l] = targets[e * 1 + k];
-  }
-}
+/* The examples the workspace has room for. */
+static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
 size_t neuron_workspace_size(int batch) {
   size_t n = examples_of(batch);
   return (n * (WS_SIZE + DIN_SIZE)) * sizeof(real);
 }
 
-static real forward_each(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
+/* The forward pass of every example, the products over the whole batch
+   between the per-example steps: the values the backward pass and the
+   outputs need go to ws. Returns the sum of the examples' losses; with
+   targets NULL, computes only what needs no target and returns 0. */
+static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
   real total = 0;
   for (int b = 0; b < batch; b++)
     forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
@@ -236,8 +141,13 @@ static real forward_each(const real *params, int batch, const real *inputs, cons
   return total;
 }
 
-static void backward_each(const real *params, int batch, const real *inputs, const real *targets, real *ws,
-                        real *grads, real *update, real lr) {
+/* The backward pass from the forward values in ws: adds every example's
+   gradient to grads. For an SGD step, update is the params
+   (params, writable): the weights whose gradient is one product over the
+   batch get lr / batch times it subtracted, the others lr times their
+   mean gradient from grads, once nothing reads them any more. */
+static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
+                     real *grads, real *update, real lr) {
   for (int b = 0; b < batch; b++)
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   if (!update)
@@ -247,54 +157,6 @@ static void backward_each(const real *params, int batch, const real *inputs, con
     update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
 }
 
-static real forward_lanes(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
-  real total = 0;
-  for (int b = 0; b < batch; b += NC_LANES)
-    load_lanes(inputs, targets, batch, b, lanes_ws(ws, b));
-  for (int b = 0; b < batch; b += NC_LANES)
-    forward_1_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), lanes_ws(ws, b), live_lanes(batch, b));
-  if (!targets)
-    return 0;
-  for (int b = 0; b < batch; b += NC_LANES)
-    forward_2_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), lanes_ws(ws, b), live_lanes(batch, b), &total);
-  return total;
-}
-
-static void backward_lanes(const real *params, int batch, const real *inputs, const real *targets, real *ws,
-                        real *grads, real *update, real lr) {
-  (void)inputs, (void)targets; /* read from their copies in the lanes */
-  for (int b = 0; b < batch; b += NC_LANES)
-    backward_1_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), lanes_ws(ws, b), grads, live_lanes(batch, b));
-  if (!update)
-    return;
-  /* the other params, from their gradients in grads */
-  for (long i = 0; i < 2; i++)
-    update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
-}
-
-/* The forward pass of every example, the products over the whole batch
-   between the per-example steps: the values the backward pass and the
-   outputs need go to ws. Returns the sum of the examples' losses; with
-   targets NULL, computes only what needs no target and returns 0. */
-static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
-  if (batch >= NC_LANES_FROM)
-    return forward_lanes(params, batch, inputs, targets, ws);
-  return forward_each(params, batch, inputs, targets, ws);
-}
-
-/* The backward pass from the forward values in ws: adds every example's
-   gradient to grads. For an SGD step, update is the params
-   (params, writable): the weights whose gradient is one product over the
-   batch get lr / batch times it subtracted, the others lr times their
-   mean gradient from grads, once nothing reads them any more. */
-static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
-                     real *grads, real *update, real lr) {
-  if (batch >= NC_LANES_FROM)
-    backward_lanes(params, batch, inputs, targets, ws, grads, update, lr);
-  else
-    backward_each(params, batch, inputs, targets, ws, grads, update, lr);
-}
-
 real neuron_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
                   void *workspace) {
   real *ws = (real *)workspace;
@@ -302,12 +164,8 @@ real neuron_forward(const real *params, int batch, const real *inputs, const rea
     return 0;
   real total = forward(params, batch, inputs, targets, ws);
   if (outputs)
-    for (int b = 0; b < batch; b++) {
-      if (batch >= NC_LANES_FROM)
-        write_outputs_lanes(params, lane_in(ws, b), lane_ws(ws, b), outputs + (size_t)b * neuron_OUTPUT_SIZE);
-      else
-        write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * neuron_OUTPUT_SIZE);
-    }
+    for (int b = 0; b < batch; b++)
+      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * neuron_OUTPUT_SIZE);
   return targets ? total / (real)batch : 0;
 }
 

@@ -232,6 +232,8 @@ static const Variant variants[] = {
     {"float-blas", {"--blas", NULL}},
     {"double-threads-blas-input-grads", {"--double", "--threads", "2", "--blas", "--input-grads", NULL}},
     {"float-lanes3-threads-input-grads", {"--lanes", "3", "--threads", "2", "--input-grads", NULL}},
+    {"float-lanes8", {"--lanes", "8", NULL}},
+    {"double-lanes4-input-grads", {"--double", "--lanes", "4", "--input-grads", NULL}},
 };
 enum { NVARIANTS = sizeof variants / sizeof variants[0] };
 
@@ -1000,6 +1002,9 @@ static void long_runs_are_cut_into_segments(void **state) {
   assert_contains(second, "const real s0 = ws[", "forward_2"); /* read back */
   assert_contains(second, "0.1f * s0", "forward_2");
   free(first), free(second);
+  free(c);
+  compile_ok("tests/gradcheck/long_chain.net", dir, FLAGS("--lanes", "8"));
+  c = must_read(in_dir(state, "chain/long_chain.c"));
   /* the same with lanes: s0 has a real per lane, in ws and back */
   first = function_text(c, "static void forward_1_lanes("), second = function_text(c, "static void forward_2_lanes(");
   assert_contains(first, " + l] = s0[l];\n", "forward_1_lanes");
@@ -1023,12 +1028,12 @@ static void products_finished_by_gemm(void **state) {
   free(c);
 }
 
-/* A model without products over the batch gets its segments for lanes
-   too, and forward() picks them from NC_LANES_FROM examples; one with
-   them, or --lanes 1, runs one example at a time only. */
+/* With --lanes, a model without products over the batch gets its
+   segments for lanes too, and forward() picks them from NC_LANES_FROM
+   examples; without, or with products, it runs one example at a time. */
 static void lanes_where_nothing_runs_over_the_batch(void **state) {
   const char *dir = in_dir(state, "xor");
-  compile_ok("examples/xor.net", dir, NULL);
+  compile_ok("examples/xor.net", dir, FLAGS("--lanes", "8"));
   char *c = must_read(in_dir(state, "xor/xor.c"));
   assert_contains(c, "#define NC_LANES 8\n#define NC_LANES_FROM 3\n", "xor.c");
   assert_contains(c, "static void forward_1_lanes(", "xor.c");
@@ -1036,14 +1041,14 @@ static void lanes_where_nothing_runs_over_the_batch(void **state) {
   assert_contains(c, "for (int l = 0; l < live; l++) {\n        dW1[", "xor.c"); /* sums over examples */
   assert_contains(c, "if (batch >= NC_LANES_FROM)\n    return forward_lanes(", "xor.c");
   free(c);
-  compile_ok("examples/xor.net", dir, FLAGS("--double"));
+  compile_ok("examples/xor.net", dir, FLAGS("--double", "--lanes", "4"));
   c = must_read(in_dir(state, "xor/xor.c"));
   assert_contains(c, "#define NC_LANES 4\n#define NC_LANES_FROM 4\n", "xor.c, --double");
   free(c);
-  compile_ok("examples/xor.net", dir, FLAGS("--lanes", "1"));
+  compile_ok("examples/xor.net", dir, NULL);
   c = must_read(in_dir(state, "xor/xor.c"));
-  assert_lacks(c, "_lanes(", "xor.c, --lanes 1");
-  assert_lacks(c, "NC_LANES", "xor.c, --lanes 1");
+  assert_lacks(c, "_lanes(", "xor.c, by default");
+  assert_lacks(c, "#define NC_LANES", "xor.c, by default");
   free(c);
   const char *digits = in_dir(state, "digits");
   compile_ok("examples/digits.net", digits, FLAGS("--lanes", "8"));

@@ -76,17 +76,19 @@ static void special_values(void **state) {
 }
 
 int main(void) {
-#if defined(FP_FAST_FMAF) && defined(__x86_64__)
+#if defined(NC_LANES) && defined(FP_FAST_FMAF) && defined(__x86_64__)
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("fma")) {
     printf("mathf: this processor has no FMA; nothing to test\n");
     return 0;
   }
 #endif
-#ifdef FP_FAST_FMAF
-  printf("mathf: with fmaf\n");
+#if defined(NC_LANES) && defined(FP_FAST_FMAF)
+  printf("mathf: for lanes, with fmaf\n");
+#elif defined(NC_LANES)
+  printf("mathf: for lanes, a * b + c in two roundings\n");
 #else
-  printf("mathf: a * b + c in two roundings\n");
+  printf("mathf: one value at a time\n");
 #endif
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(exp_within_two_ulps),

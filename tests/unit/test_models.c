@@ -14,9 +14,9 @@
 #include "neuron.h"
 #include "shared_adjoint.h"
 #include "sigmoid_neuron.h"
-#include "classifier_each.h"
+#include "classifier_lanes4.h"
 #include "classifier_lanes3.h"
-#include "shared_adjoint_each.h"
+#include "shared_adjoint_lanes4.h"
 #include "xor_each.h"
 #include "xor_lanes.h"
 #include "xor_threads.h"
@@ -410,49 +410,52 @@ static void many_layers_in_parts(void **state) {
       fail_msg("batch %d: %s differ", batch, what);                                                                    \
   } while (0)
 
-/* Model A against B, the same model built to run otherwise (one example at
-   a time, in other lanes, over threads), at every batch from 1 to 19: full
-   and partial groups, and the batches below NC_LANES_FROM that run one by
-   one. P_grad_inputs, P_forward's outputs and P_sgd_step give the same bits:
-   each sum adds the same terms in the same order. TARGET(i) is target i. */
+/* Model A, built to run in lanes, against B, the same model one example
+   at a time, at every batch from 1 to 19 (full and partial groups, and
+   the batches below NC_LANES_FROM that run one by one), each in a
+   workspace of just its size. P_grad_inputs, P_forward's outputs (with
+   targets and without) and P_sgd_step give the same bits: each sum adds
+   the same terms in the same order. TARGET(i) is target i. */
 #define TWINS(A, B, real_t, TARGET)                                                                                    \
   static void A##_and_##B(void **state) {                                                                              \
     (void)state;                                                                                                       \
     enum { MAXB = 19, IN = A##_INPUT_SIZE, TG = A##_TARGET_SIZE, OUT = A##_OUTPUT_SIZE + 1, NP = A##_NUM_PARAMS };     \
     static real_t params[NP], p1[NP], p2[NP], g1[NP], g2[NP], x[MAXB * IN], t[MAXB * TG];                             \
     static real_t d1[MAXB * IN], d2[MAXB * IN], o1[MAXB * OUT], o2[MAXB * OUT];                                       \
-    size_t size = A##_workspace_size(MAXB) > B##_workspace_size(MAXB) ? A##_workspace_size(MAXB)                       \
-                                                                      : B##_workspace_size(MAXB);                      \
-    void *ws = malloc(size);                                                                                           \
-    assert_non_null(ws);                                                                                               \
     A##_init(params, 7);                                                                                               \
     for (int i = 0; i < MAXB * IN; i++)                                                                                \
       x[i] = (real_t)sin(0.7 * i + 0.2);                                                                               \
     for (int i = 0; i < MAXB * TG; i++)                                                                                \
       t[i] = (real_t)(TARGET);                                                                                         \
     for (int batch = 1; batch <= MAXB; batch++) {                                                                      \
-      real_t l1 = A##_grad_inputs(params, batch, x, t, g1, d1, ws);                                                    \
-      real_t l2 = B##_grad_inputs(params, batch, x, t, g2, d2, ws);                                                    \
+      size_t wa = A##_workspace_size(batch), wb = B##_workspace_size(batch);                                          \
+      real_t *wsa = malloc(wa), *wsb = malloc(wb);                                                                     \
+      assert_true(wsa && wsb);                                                                                         \
+      real_t l1 = A##_grad_inputs(params, batch, x, t, g1, d1, wsa);                                                   \
+      real_t l2 = B##_grad_inputs(params, batch, x, t, g2, d2, wsb);                                                   \
       SAME_BITS(&l1, &l2, 1, "losses");                                                                                \
       SAME_BITS(g1, g2, NP, "gradients");                                                                              \
       SAME_BITS(d1, d2, batch * IN, "input gradients");                                                                \
-      l1 = A##_forward(params, batch, x, t, o1, ws);                                                                   \
-      l2 = B##_forward(params, batch, x, t, o2, ws);                                                                   \
+      l1 = A##_forward(params, batch, x, t, o1, wsa);                                                                  \
+      l2 = B##_forward(params, batch, x, t, o2, wsb);                                                                  \
       SAME_BITS(&l1, &l2, 1, "forward losses");                                                                        \
       SAME_BITS(o1, o2, batch * (OUT - 1), "outputs");                                                                 \
+      A##_forward(params, batch, x, NULL, o1, wsa);                                                                    \
+      B##_forward(params, batch, x, NULL, o2, wsb);                                                                    \
+      SAME_BITS(o1, o2, batch * (OUT - 1), "outputs without targets");                                                 \
       memcpy(p1, params, sizeof params);                                                                               \
       memcpy(p2, params, sizeof params);                                                                               \
-      l1 = A##_sgd_step(p1, batch, x, t, (real_t)0.1, g1, ws);                                                         \
-      l2 = B##_sgd_step(p2, batch, x, t, (real_t)0.1, g2, ws);                                                         \
+      l1 = A##_sgd_step(p1, batch, x, t, (real_t)0.1, g1, wsa);                                                        \
+      l2 = B##_sgd_step(p2, batch, x, t, (real_t)0.1, g2, wsb);                                                        \
       SAME_BITS(&l1, &l2, 1, "SGD losses");                                                                            \
       SAME_BITS(p1, p2, NP, "SGD steps");                                                                              \
+      free(wsa), free(wsb);                                                                                            \
     }                                                                                                                  \
-    free(ws);                                                                                                          \
   }
 
-TWINS(classifier, classifier_each, double, (i * 5) % 4)
-TWINS(classifier_lanes3, classifier_each, double, (i * 5) % 4)
-TWINS(shared_adjoint, shared_adjoint_each, double, cos(0.9 * i))
+TWINS(classifier_lanes4, classifier, double, (i * 5) % 4)
+TWINS(classifier_lanes3, classifier, double, (i * 5) % 4)
+TWINS(shared_adjoint_lanes4, shared_adjoint, double, cos(0.9 * i))
 TWINS(xor_lanes, xor_each, float, (i * 3) % 2)
 TWINS(xor_threads, xor_each, float, (i * 3) % 2)
 
@@ -497,8 +500,8 @@ int main(void) {
       cmocka_unit_test(layers_threads_and_blas), cmocka_unit_test(sgd_step_without_products),
       cmocka_unit_test(sgd_step_with_products),   cmocka_unit_test(many_layers_in_parts),
       cmocka_unit_test(shared_adjoints),
-      cmocka_unit_test(classifier_and_classifier_each), cmocka_unit_test(classifier_lanes3_and_classifier_each),
-      cmocka_unit_test(shared_adjoint_and_shared_adjoint_each), cmocka_unit_test(xor_lanes_and_xor_each),
+      cmocka_unit_test(classifier_lanes4_and_classifier), cmocka_unit_test(classifier_lanes3_and_classifier),
+      cmocka_unit_test(shared_adjoint_lanes4_and_shared_adjoint), cmocka_unit_test(xor_lanes_and_xor_each),
       cmocka_unit_test(xor_threads_and_xor_each),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
