@@ -972,16 +972,20 @@ static const char *grad_ptr(Emit *E, int leaf) {
   return E->grad_name[leaf];
 }
 
+/* Element IDX of LEAF's gradient: with lanes, an input's is in lane l's
+   row of din (din holds a row per example). */
+static const char *grad_elem(Emit *E, int leaf, const char *idx) {
+  if (in_lanes(E) && node(E, leaf)->op == LEAF_INPUT)
+    return strcmp(idx, "0") ? arena_printf(E->a, "%s[l * %s_INPUT_SIZE + %s]", grad_ptr(E, leaf), E->o->prefix, idx)
+                            : arena_printf(E->a, "%s[l * %s_INPUT_SIZE]", grad_ptr(E, leaf), E->o->prefix);
+  return arena_printf(E->a, "%s[%s]", grad_ptr(E, leaf), idx);
+}
+
 /* "h[i] = " or "dW1[i] += ": the start of a store of element IDX of ID. */
 static const char *store(Emit *E, int id, const char *idx) {
   int leaf = E->grad_of[id];
-  if (leaf >= 0) {
-    const char *at = is_scalar(E, id) ? "0" : idx;
-    if (in_lanes(E) && node(E, leaf)->op == LEAF_INPUT) /* din holds a row per example */
-      return arena_printf(E->a, "%s[l * %s_INPUT_SIZE%s%s] += ", grad_ptr(E, leaf), E->o->prefix,
-                          strcmp(at, "0") ? " + " : "", strcmp(at, "0") ? at : "");
-    return arena_printf(E->a, "%s[%s] += ", grad_ptr(E, leaf), at);
-  }
+  if (leaf >= 0)
+    return arena_printf(E->a, "%s += ", grad_elem(E, leaf, is_scalar(E, id) ? "0" : idx));
   E->referenced[id] = true;
   if (in_lanes(E))
     return arena_printf(E->a, "%s = ", lane_elem(E, E->cname[id], idx));
@@ -1647,18 +1651,16 @@ static void add_last_gradients(Emit *E) {
       comment_text(E, arena_printf(E->a, "%s   (%s)", formula, shape));
       free(formula);
     }
-    bool din = in_lanes(E) && node(E, leaf)->op == LEAF_INPUT; /* a row per example */
-    const char *row = din ? arena_printf(E->a, "l * %s_INPUT_SIZE + ", E->o->prefix) : "";
     if (is_scalar(E, leaf)) {
       lanes_open(E, true);
-      emitf(E, "%s[%s0] += %s;\n", grad_ptr(E, leaf), row, ref(E, adj, "0"));
+      emitf(E, "%s += %s;\n", grad_elem(E, leaf, "0"), ref(E, adj, "0"));
       lanes_close(E);
     } else {
       open_loop(E, "i", size_of(E, leaf));
       emitf(E, "\n");
       E->indent++;
       lanes_open(E, true);
-      emitf(E, "%s[%si] += %s;\n", grad_ptr(E, leaf), row, ref(E, adj, "i"));
+      emitf(E, "%s += %s;\n", grad_elem(E, leaf, "i"), ref(E, adj, "i"));
       lanes_close(E);
       E->indent--;
     }
@@ -1912,7 +1914,7 @@ static void call_segment(Emit *E, int k) {
   else
     emitf(E, "for (int b = 0; b < batch; b++)\n");
   E->indent++;
-  const char *args = lanes ? "params, lanes_in(ws, b), lanes_tg(ws, b), lanes_ws(ws, b)"
+  const char *args = lanes ? "params, lanes_in(ws, b), lanes_tg(ws, b), ws_of(ws, b)"
                            : "params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b)";
   const char *din = E->o->input_grads ? arena_printf(E->a, ", din + (size_t)b * %s_INPUT_SIZE", E->o->prefix) : "";
   const char *live = lanes ? ", live_lanes(batch, b)" : "";
@@ -2030,7 +2032,7 @@ static Steps driver_steps(Emit *E, Phase ph) {
   int last = -1;
   if (ph == FWD && in_lanes(E)) {
     step_begin(E, &st);
-    emitf(E, "for (int b = 0; b < batch; b += NC_LANES)\n  load_lanes(inputs, targets, batch, b, lanes_ws(ws, b));\n");
+    emitf(E, "for (int b = 0; b < batch; b += NC_LANES)\n  load_lanes(inputs, targets, batch, b, ws_of(ws, b));\n");
     step_end(E, &st, 0);
   }
   for (int group = ph == FWD ? 0 : 2; group <= (ph == FWD ? 1 : 2); group++) {
@@ -2199,18 +2201,20 @@ static char *examples_block(Emit *E) {
   } else {
     fprintf(out,
             "/* The group of NC_LANES examples from example b (a multiple of NC_LANES):\n"
-            "   its workspace, and its copies of their inputs and targets. */\n"
-            "static real *lanes_ws(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }\n"
-            "static const real *lanes_in(real *ws, int b) { return lanes_ws(ws, b) + %ld; }\n"
-            "static const real *lanes_tg(real *ws, int b) { return lanes_ws(ws, b) + %ld; }\n"
+            "   its copies of their inputs and targets, in its workspace, which\n"
+            "   starts at ws_of(ws, b). */\n"
+            "static const real *lanes_in(real *ws, int b) { return ws_of(ws, b) + %ld; }\n"
+            "static const real *lanes_tg(real *ws, int b) { return ws_of(ws, b) + %ld; }\n"
             "/* Example b's lane of its group's inputs and workspace, for write_outputs_lanes. */\n"
             "static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b %% NC_LANES) + b %% NC_LANES; }\n"
-            "static const real *lane_ws(real *ws, int b) { return lanes_ws(ws, b - b %% NC_LANES) + b %% NC_LANES; }\n"
+            "static const real *lane_ws(real *ws, int b) { return ws_of(ws, b - b %% NC_LANES) + b %% NC_LANES; }\n"
             "/* The lanes of that group that hold examples: the last group's may not all. */\n"
             "static int live_lanes(int batch, int b) { return batch - b < NC_LANES ? batch - b : NC_LANES; }\n"
+            "/* Does a batch of BATCH run in lanes? Below NC_LANES_FROM, one example at a time. */\n"
+            "static int runs_in_lanes(int batch) { return batch >= NC_LANES_FROM; }\n"
             "/* The examples the workspace has room for: whole groups, for a batch run in lanes. */\n"
             "static size_t examples_of(int batch) {\n"
-            "  if (batch < NC_LANES_FROM)\n"
+            "  if (!runs_in_lanes(batch))\n"
             "    return batch > 0 ? (size_t)batch : 0;\n"
             "  return ((size_t)batch + NC_LANES - 1) / NC_LANES * NC_LANES;\n"
             "}\n\n"
@@ -2279,11 +2283,11 @@ static char *mode_drivers(Emit *E, FILE *parts, int *nparts, char **fwd, char **
       break;
   }
   fclose(out);
-  *fwd = arena_strdup(E->a, "  if (batch >= NC_LANES_FROM)\n"
+  *fwd = arena_strdup(E->a, "  if (runs_in_lanes(batch))\n"
                             "    return forward_lanes(params, batch, inputs, targets, ws);\n"
                             "  return forward_each(params, batch, inputs, targets, ws);\n");
   const char *args = arena_printf(E->a, "params, batch, inputs, targets, ws, grads%s, update, lr", *din ? ", din" : "");
-  *bwd = arena_printf(E->a, "  if (batch >= NC_LANES_FROM)\n    backward_lanes(%s);\n  else\n    backward_each(%s);\n", args,
+  *bwd = arena_printf(E->a, "  if (runs_in_lanes(batch))\n    backward_lanes(%s);\n  else\n    backward_each(%s);\n", args,
                       args);
   return text;
 }
@@ -2300,7 +2304,7 @@ static const char *write_outputs_loop(Emit *E) {
   return arena_printf(E->a,
                       "  if (outputs)\n"
                       "    for (int b = 0; b < batch; b++) {\n"
-                      "      if (batch >= NC_LANES_FROM)\n"
+                      "      if (runs_in_lanes(batch))\n"
                       "        write_outputs_lanes(params, lane_in(ws, b), lane_ws(ws, b), outputs + (size_t)b * "
                       "%s_OUTPUT_SIZE);\n"
                       "      else\n  %s"

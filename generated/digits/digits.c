@@ -714,8 +714,8 @@ static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, s
   for (size_t i = 0; i < m; i++) {
     real *ci = c + i * ldc;
     gemm_row(n, k, a + i * rsa, csa, b, rsb, csb, ci, add, scale);
-    for (size_t j = 0; (fin.bias || fin.relu) && j < n; j++)
-      ci[j] = gemm_finish1(ci[j], fin, j);
+    if (fin.bias || fin.relu)
+      gemm_finish_block(ci, ldc, 1, n, fin);
   }
 }
 
@@ -770,9 +770,8 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 #else
   cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, scale, a, lda, b, ldb, add ? 1 : 0, c, (int)ldc);
 #endif
-  for (size_t i = 0; (bias || relu) && i < m; i++)
-    for (size_t j = 0; j < n; j++)
-      c[i * ldc + j] = gemm_finish1(c[i * ldc + j], fin, j);
+  if (bias || relu)
+    gemm_finish_block(c, ldc, m, n, fin);
 }
 #else
 /* C (+)= s A B, then finished with BIAS (NULL: none) and RELU. With
