@@ -327,7 +327,7 @@ static void gemm_dot8(size_t k, const float *x, const float *y, size_t ldy, floa
   __m256 q0 = _mm256_hadd_ps(_mm256_hadd_ps(s0, s1), _mm256_hadd_ps(s2, s3));
   __m256 q1 = _mm256_hadd_ps(_mm256_hadd_ps(s4, s5), _mm256_hadd_ps(s6, s7));
   _mm256_storeu_ps(out, _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31)));
-  for (size_t c = 0; c < 8; c++)
+  for (size_t c = 0; whole < k && c < 8; c++)
     for (size_t p = whole; p < k; p++)
       out[c] += x[p] * y[c * ldy + p];
 }
@@ -394,6 +394,47 @@ static void gemm_row_axpy(size_t n, size_t k, const real *ai, size_t csa, const 
 }
 #endif
 
+/* C (+)= s * a b^T, a product of one step (the outer product of one
+   example's adjoint and input: dW for a batch of one), B's row
+   contiguous and at most eight vectors long. B stays in registers down
+   all of C's rows, so each element of C costs a load, an FMA and a
+   store. A longer row goes along C's rows instead (gemm_row_axpy), in
+   the order of memory: column blocks down a large C were slower. The
+   arithmetic is gemm_row_axpy's for k = 1, to the bit. */
+#if defined(__AVX2__) && defined(__FMA__)
+#define GEMM_OUTER_COLS (8 * GEMM_W)
+#define GEMM_VECTORS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define GEMM_OUTER_LOAD(V) GEMM_VEC b##V = GEMM_LOAD(b + j + V * GEMM_W);
+#define GEMM_OUTER_PUT(V) GEMM_STORE(ci + V * GEMM_W, GEMM_FMA(av, b##V, add ? GEMM_LOAD(ci + V * GEMM_W) : zero));
+static void gemm_outer(size_t m, size_t n, const real *a, size_t rsa, const real *b, real *c, size_t ldc, int add,
+                       real scale) {
+  const GEMM_VEC zero = GEMM_ZERO();
+  size_t j = 0;
+  for (; j + GEMM_OUTER_COLS <= n; j += GEMM_OUTER_COLS) {
+    GEMM_VECTORS(GEMM_OUTER_LOAD)
+    for (size_t i = 0; i < m; i++) {
+      real ai = scale * a[i * rsa], *ci = c + i * ldc + j;
+      GEMM_VEC av = GEMM_SPLAT(&ai);
+      GEMM_VECTORS(GEMM_OUTER_PUT)
+    }
+  }
+  for (; j + GEMM_W <= n; j += GEMM_W) {
+    GEMM_OUTER_LOAD(0)
+    for (size_t i = 0; i < m; i++) {
+      real ai = scale * a[i * rsa], *ci = c + i * ldc + j;
+      GEMM_VEC av = GEMM_SPLAT(&ai);
+      GEMM_OUTER_PUT(0)
+    }
+  }
+  for (; j < n; j++)
+    for (size_t i = 0; i < m; i++) {
+      real acc = add ? c[i * ldc + j] : 0;
+      acc += scale * a[i * rsa] * b[j];
+      c[i * ldc + j] = acc;
+    }
+}
+#endif
+
 /* Row i of C from row i of A, AI, along whichever of B's strides is 1. */
 static void gemm_row(size_t n, size_t k, const real *ai, size_t csa, const real *b, size_t rsb, size_t csb, real *ci,
                      int add, real scale) {
@@ -428,6 +469,12 @@ static void gemm_row(size_t n, size_t k, const real *ai, size_t csa, const real 
    then finished. */
 static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
                       size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if (k == 1 && csb == 1 && n <= GEMM_OUTER_COLS && !fin.bias && !fin.relu) {
+    gemm_outer(m, n, a, rsa, b, c, ldc, add, scale);
+    return;
+  }
+#endif
   for (size_t i = 0; i < m; i++) {
     real *ci = c + i * ldc;
     gemm_row(n, k, a + i * rsa, csa, b, rsb, csb, ci, add, scale);

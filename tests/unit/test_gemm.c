@@ -101,6 +101,18 @@ static void check_product(size_t m, size_t n, size_t k, Layout l, int add) {
   check_product_scaled(m, n, k, l, add, 1);
 }
 
+/* x * y + z in one rounding, and in two, as the product's own code
+   (in this file, under the same contraction rules) computes it. */
+static real fma_once(real x, real y, real z) { return NC_DOUBLE ? fma(x, y, z) : fmaf((float)x, (float)y, (float)z); }
+static real fma_by_steps(real x, real y, real z) { return x * y + z; }
+
+/* The columns of an N-wide row the vector kernels take; the rest go one by one. */
+#if defined(__AVX2__) && defined(__FMA__)
+#define VECTOR_COLUMNS(n) (long)((n) - (n) % GEMM_W)
+#else
+#define VECTOR_COLUMNS(n) 0L
+#endif
+
 static const Layout layouts[] = {{false, false}, {false, true}, {true, false}, {true, true}};
 
 /* Small sizes, each edge of a 6 x 16 panel and of the blocks below them. */
@@ -128,6 +140,42 @@ static void row_path_sizes(void **state) {
           check_product(ms[im], ns[in], ks[ik], layouts[l], (int)(in % 2));
           check_product_scaled(ms[im], ns[in], ks[ik], layouts[l], (int)(ik % 2), -0.5f);
         }
+}
+
+/* One step (k = 1), as dW = dY^T X is for a batch of one: B's row of up
+   to eight vectors held down C's rows, in vectors, then columns one by
+   one; a longer row along C's rows. Each element is s * a_i times b_j
+   added to C in one rounding (with FMA; the portable rows in two), so it
+   is checked to the bit as well as against the double sums. */
+static void outer_product_sizes(void **state) {
+  (void)state;
+  static const size_t ms[] = {1, 6, 7, 32, 128}, ns[] = {1, 7, 8, 9, 63, 64, 65, 72, 100, 784};
+  for (size_t l = 0; l < 4; l++)
+    for (size_t im = 0; im < sizeof ms / sizeof *ms; im++)
+      for (size_t in = 0; in < sizeof ns / sizeof *ns; in++) {
+        check_product(ms[im], ns[in], 1, layouts[l], (int)(in % 2));
+        check_product_scaled(ms[im], ns[in], 1, layouts[l], (int)(im % 2), -0.125f);
+      }
+  enum { M = 9, LDC = 80 };
+  real a[M], b[LDC], c[M * LDC], want[M * LDC], pack[1];
+  for (size_t i = 0; i < M; i++)
+    a[i] = random_real();
+  for (size_t j = 0; j < LDC; j++)
+    b[j] = random_real();
+  static const size_t widths[] = {61, 64, 75};
+  for (size_t w = 0; w < sizeof widths / sizeof *widths; w++)
+    for (int add = 0; add < 2; add++) {
+      size_t n = widths[w];
+      for (size_t i = 0; i < M * LDC; i++)
+        c[i] = want[i] = random_real();
+      for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < n; j++) {
+          real s_a = (real)-0.5 * a[i], *wij = &want[i * LDC + j];
+          *wij = ((long)j < VECTOR_COLUMNS(n) ? fma_once : fma_by_steps)(s_a, b[j], add ? *wij : 0);
+        }
+      gemm(M, n, 1, a, 1, M, b, n, 1, c, LDC, add, (real)-0.5, NULL, 0, pack);
+      assert_memory_equal(c, want, sizeof c);
+    }
 }
 
 /* Past MC = 144 rows and KC = 256 steps: several blocks, summed into C. */
@@ -234,7 +282,7 @@ int main(void) {
   printf("gemm: the portable kernel, %s\n", NC_DOUBLE ? "double" : "float");
 #endif
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(small_sizes), cmocka_unit_test(row_path_sizes), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
+      cmocka_unit_test(small_sizes), cmocka_unit_test(row_path_sizes), cmocka_unit_test(outer_product_sizes), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
       cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough), cmocka_unit_test(scaled_products),
       cmocka_unit_test(finished_products), cmocka_unit_test(relu_of_special_values),
   };
