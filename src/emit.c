@@ -72,6 +72,7 @@ typedef struct {
   int lanes;          /* examples a group runs at once, one to a lane (1: one example at a time) */
   long in_slot, tg_slot; /* with lanes: where the inputs and targets are copied in the workspace */
   int uses_mathf; /* float code calls nc_expf (1) or nc_tanhf (2) */
+  bool uses_pick;  /* the code chooses with nc_pick */
   int *with_softmax; /* per cross_entropy: the backward pass's softmax of its logits, computed with it, or -1 */
   bool *early;       /* a backward softmax computed in the forward pass, by its cross_entropy */
   const char **cname;
@@ -161,6 +162,7 @@ __attribute__((format(printf, 2, 3))) static void emitf(Emit *E, const char *fmt
     free(text);
     text = renamed;
   }
+  E->uses_pick |= strstr(text, "nc_pick(") != NULL;
   for (const char *p = text; *p; p++) {
     if (E->at_line_start && *p != '\n')
       fprintf(E->out, "%*s", 2 * E->indent, "");
@@ -2368,6 +2370,7 @@ static char *helpers_block(Emit *E) {
       fputs(", long i", out);
     char *body = E->o->dbl ? strdup(scalar) : float_math(scalar, &E->uses_mathf);
     fprintf(out, ") { return %s; }\n", body);
+    E->uses_pick |= strstr(body, "nc_pick(") != NULL;
     free(body);
   }
   fclose(out);
@@ -2739,6 +2742,8 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"EXTRA_IMPL", input_grads_api(&E, true)},
       {"HELPERS", helpers},
       {"MATHF", mathf_block(&E, &arena)},
+      {"USES_PICK", E.uses_pick ? "#define NC_USES_PICK\n" : ""},
+      {"BITS", o->dbl ? "uint64_t" : "uint32_t"},
       {"PARAM_INFO", params},
       {"INIT", init},
       {"FORWARD", forward},

@@ -17,6 +17,9 @@ int op_lookup_call(const char *name) {
   return -1;
 }
 
+/* The generated code's nc_pick, which the scalar texts of ops.def call. */
+static double nc_pick(int keep, double a, double b) { return keep ? a : b; }
+
 double op_fold(OpKind op, double a, double b) {
   const long i = 0; /* the element index: folded values are scalars */
   (void)a, (void)b, (void)i;

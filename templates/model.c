@@ -28,6 +28,21 @@ const {{P}}_param_info {{P}}_params[] = {
 #endif
 
 /*@@ MATHF @@*/
+/*@@ USES_PICK @@*/
+#ifdef NC_USES_PICK
+/* A if KEEP, else B, by their bits: what a step, a sign or a leaky relu
+   chooses. Written KEEP ? A : B, a compiler may make the choice a branch
+   around B where B might trap (a * b might) and leave the loop scalar;
+   a choice by masks vectorizes, and gives the same values. */
+static inline real nc_pick(int keep, real a, real b) {
+  {{BITS}} x, y, mask = -({{BITS}})keep;
+  memcpy(&x, &a, sizeof x);
+  memcpy(&y, &b, sizeof y);
+  x = (x & mask) | (y & ~mask);
+  memcpy(&a, &x, sizeof a);
+  return a;
+}
+#endif
 /*@@ HELPERS @@*/
 
 /* ---- random numbers for initialization: splitmix64, then Box-Muller ---- */

@@ -144,6 +144,21 @@ static inline float nc_tanhf(float x) {
 }
 #endif
 #endif
+#define NC_USES_PICK
+#ifdef NC_USES_PICK
+/* A if KEEP, else B, by their bits: what a step, a sign or a leaky relu
+   chooses. Written KEEP ? A : B, a compiler may make the choice a branch
+   around B where B might trap (a * b might) and leave the loop scalar;
+   a choice by masks vectorizes, and gives the same values. */
+static inline real nc_pick(int keep, real a, real b) {
+  uint32_t x, y, mask = -(uint32_t)keep;
+  memcpy(&x, &a, sizeof x);
+  memcpy(&y, &b, sizeof y);
+  x = (x & mask) | (y & ~mask);
+  memcpy(&a, &x, sizeof a);
+  return a;
+}
+#endif
 /* ---- elementwise operations that read an operand more than once ---- */
 
 /* ---- random numbers for initialization: splitmix64, then Box-Muller ---- */
@@ -234,7 +249,7 @@ static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT i
   real *dlogits = ws + 52;
   /* dL/dlogits = probs - onehot(label)   ([10]) */
   for (int i = 0; i < 10; i++)
-    dlogits[i] = probs[i] - (label == i ? 1 : 0);
+    dlogits[i] = probs[i] - nc_pick(label == i, 1, 0);
 }
 
 static void backward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
@@ -246,7 +261,7 @@ static void backward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT i
   /* dL/db1 = dL/dh * (h > 0)   ([32]) */
   for (int i = 0; i < 32; i++) {
     real acc = db1_ex[i]; /* dL/dh */
-    db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
+    db1_ex[i] = acc * nc_pick(h[i] > 0, 1, 0);
   }
 }
 

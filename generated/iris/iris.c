@@ -144,6 +144,21 @@ static inline float nc_tanhf(float x) {
 }
 #endif
 #endif
+#define NC_USES_PICK
+#ifdef NC_USES_PICK
+/* A if KEEP, else B, by their bits: what a step, a sign or a leaky relu
+   chooses. Written KEEP ? A : B, a compiler may make the choice a branch
+   around B where B might trap (a * b might) and leave the loop scalar;
+   a choice by masks vectorizes, and gives the same values. */
+static inline real nc_pick(int keep, real a, real b) {
+  uint32_t x, y, mask = -(uint32_t)keep;
+  memcpy(&x, &a, sizeof x);
+  memcpy(&y, &b, sizeof y);
+  x = (x & mask) | (y & ~mask);
+  memcpy(&a, &x, sizeof a);
+  return a;
+}
+#endif
 /* ---- elementwise operations that read an operand more than once ---- */
 static inline real nc_relu(real a) { return a > 0 ? a : 0; }
 
@@ -264,7 +279,7 @@ static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT i
   real *db2 = grads + 128;
   /* dL/dlogits = probs - onehot(species)   ([3]) */
   for (int i = 0; i < 3; i++)
-    dlogits[i] = probs[i] - (species == i ? 1 : 0);
+    dlogits[i] = probs[i] - nc_pick(species == i, 1, 0);
   /* dL/dW2 = outer(dL/dlogits, h)   ([3, 16]) */
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 16; j++)
@@ -280,7 +295,7 @@ static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT i
   }
   for (int i = 0; i < 16; i++) {
     real acc = db1_ex[i]; /* dL/dh */
-    db1_ex[i] = acc * (h[i] > 0 ? 1 : 0);
+    db1_ex[i] = acc * nc_pick(h[i] > 0, 1, 0);
   }
   /* dL/dW1 = outer(dL/db1, x)   ([16, 4]) */
   for (int i = 0; i < 16; i++)

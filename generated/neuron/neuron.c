@@ -27,6 +27,20 @@ const neuron_param_info neuron_params[] = {
 #define NC_RESTRICT restrict
 #endif
 
+#ifdef NC_USES_PICK
+/* A if KEEP, else B, by their bits: what a step, a sign or a leaky relu
+   chooses. Written KEEP ? A : B, a compiler may make the choice a branch
+   around B where B might trap (a * b might) and leave the loop scalar;
+   a choice by masks vectorizes, and gives the same values. */
+static inline real nc_pick(int keep, real a, real b) {
+  uint32_t x, y, mask = -(uint32_t)keep;
+  memcpy(&x, &a, sizeof x);
+  memcpy(&y, &b, sizeof y);
+  x = (x & mask) | (y & ~mask);
+  memcpy(&a, &x, sizeof a);
+  return a;
+}
+#endif
 /* ---- elementwise operations that read an operand more than once ---- */
 
 /* ---- random numbers for initialization: splitmix64, then Box-Muller ---- */

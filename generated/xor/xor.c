@@ -145,8 +145,23 @@ static inline float nc_tanhf(float x) {
 }
 #endif
 #endif
+#define NC_USES_PICK
+#ifdef NC_USES_PICK
+/* A if KEEP, else B, by their bits: what a step, a sign or a leaky relu
+   chooses. Written KEEP ? A : B, a compiler may make the choice a branch
+   around B where B might trap (a * b might) and leave the loop scalar;
+   a choice by masks vectorizes, and gives the same values. */
+static inline real nc_pick(int keep, real a, real b) {
+  uint32_t x, y, mask = -(uint32_t)keep;
+  memcpy(&x, &a, sizeof x);
+  memcpy(&y, &b, sizeof y);
+  x = (x & mask) | (y & ~mask);
+  memcpy(&a, &x, sizeof a);
+  return a;
+}
+#endif
 /* ---- elementwise operations that read an operand more than once ---- */
-static inline real nc_sigmoid(real a) { return (a >= 0 ? 1 : nc_expf(-fabsf(a))) / (1 + nc_expf(-fabsf(a))); }
+static inline real nc_sigmoid(real a) { return nc_pick(a >= 0, 1, nc_expf(-fabsf(a))) / (1 + nc_expf(-fabsf(a))); }
 
 /* ---- random numbers for initialization: splitmix64, then Box-Muller ---- */
 

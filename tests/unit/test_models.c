@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "bce_edge.h"
+#include "choices.h"
 #include "classifier.h"
 #include "layers.h"
 #include "layers_blas.h"
@@ -95,6 +96,27 @@ static void sigmoid_neuron_chain_rule(void **state) {
     assert_true(da_dz <= 0.25);
     assert_true(fabs(grad) <= fabs(dl_da) * 0.25 * fabs(x) + 1e-15);
   }
+}
+
+/* The derivatives that choose (relu's step, abs's sign, leaky_relu's
+   slope) where the choice is hardest: zeros of both signs, infinities,
+   NaN. dL/dx is step + 2 sign + 4 slope, exact; the comparisons are
+   false for NaN, so it gets neither 1 nor -1. */
+static void choices_at_special_values(void **state) {
+  (void)state;
+  const double x[7] = {-2, -0.0, 0, 3, NAN, -INFINITY, INFINITY};
+  const double want[7] = {-2 + 2, 0 + 2, 0 + 2, 1 + 2 + 4, 0 + 2, -2 + 2, 1 + 2 + 4};
+  double w = 1, grad, dx[7], ws[64];
+  assert_true(choices_workspace_size(1) <= sizeof ws);
+  double loss = choices_grad_inputs(&w, 1, x, NULL, &grad, dx, ws);
+  assert_true(isnan(loss) && isnan(grad)); /* the NaN and inf - inf reach the loss */
+  for (int i = 0; i < 7; i++)
+    if (dx[i] != want[i])
+      fail_msg("dL/dx[%d] at %g: %g, want %g", i, x[i], dx[i], want[i]);
+  const double finite[7] = {-2, -0.0, 0, 3, 0.5, -1, 1};
+  loss = choices_grad_inputs(&w, 1, finite, NULL, &grad, dx, ws);
+  double relu = 3 + 0.5 + 1, abs = 2 + 3 + 0.5 + 1 + 1, leaky = -1 + 3 + 0.5 - 0.5 + 1;
+  assert_true(loss == relu + 2 * abs + 4 * leaky && grad == loss);
 }
 
 /* ---- the API ---- */
@@ -493,6 +515,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(neuron_worked_example),   cmocka_unit_test(neuron_input_gradient),
       cmocka_unit_test(neuron_batch_mean),       cmocka_unit_test(sigmoid_neuron_chain_rule),
+      cmocka_unit_test(choices_at_special_values),
       cmocka_unit_test(classifier_sizes),        cmocka_unit_test(classifier_init_seeded),
       cmocka_unit_test(classifier_forward_outputs),      cmocka_unit_test(classifier_bad_class),
       cmocka_unit_test(classifier_grad_is_pure), cmocka_unit_test(classifier_fractional_class),
