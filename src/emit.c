@@ -100,6 +100,13 @@ static long size_of(const Emit *E, int id) { return shape_size(node(E, id)->shap
 static const char *real_name(const Emit *E) { return E->o->dbl ? "double" : "float"; }
 static int threads(const Emit *E) { return E->o->threads > 1 ? E->o->threads : 1; }
 static bool in_lanes(const Emit *E) { return E->lanes > 1; }
+/* Code for one example at a time (LANES 1) or for a group in lanes: what
+   writes code reads the mode from E->lanes. Returns the mode replaced. */
+static int set_mode(Emit *E, int lanes) {
+  int was = E->lanes;
+  E->lanes = lanes;
+  return was;
+}
 
 /* ---- writing, indented ---- */
 
@@ -1060,14 +1067,8 @@ static EmitRule *const emit_rules[OP_COUNT] = {
 #undef OP
 };
 
-/* The loops of the product M; its result, or ROOT's with the product's
-   element standing in as 'acc', is stored at each element. */
-enum { LANES = 8 }; /* partial sums of a contiguous dot product */
+enum { PARTS = 8 }; /* partial sums of a contiguous dot product */
 
-/* acc = the dot product of A and B over k < INNER, whose elements at k are
-   A_AT and B_AT with K standing for k. Where both are contiguous in k,
-   LANES partial sums let the compiler vectorize without -ffast-math; the
-   sum's order is fixed, so results are deterministic. */
 /* FMT with K for its %s: an element's index. "(k) * 32 + j" reads
    better as "k * 32 + j". */
 static const char *at(Emit *E, const char *fmt, const char *k) {
@@ -1076,76 +1077,53 @@ static const char *at(Emit *E, const char *fmt, const char *k) {
   return paren ? arena_printf(E->a, "%.*sk%s", (int)(paren - s), s, paren + 3) : s;
 }
 
-/* With lanes, the same sums in the same order for every lane, each
-   lane's in acc[l] (and part[u][l]): the lanes are the loop innermost. */
-static void lanes_dot_loop(Emit *E, int a, int b, const char *a_at, const char *b_at, long inner, bool contiguous) {
-  int L = E->lanes;
-  long main = contiguous && inner >= 2 * LANES ? inner - inner % LANES : 0;
-  emitf(E, "real acc[%d];\n", L);
+/* STATEMENT, and with lanes the same for each lane, in a loop of its own. */
+static void each_lane(Emit *E, const char *statement) {
+  if (in_lanes(E))
+    emitf(E, "for (int l = 0; l < %d; l++)\n", E->lanes), E->indent++;
+  emitf(E, "%s", statement);
+  if (in_lanes(E))
+    E->indent--;
+}
+
+/* acc = the dot product of A and B over k < INNER, whose elements at k are
+   A_AT and B_AT with K standing for k. Where both are contiguous in k,
+   PARTS partial sums let the compiler vectorize without -ffast-math; the
+   sum's order is fixed, so results are deterministic. With lanes, the
+   same sums in the same order for every lane, each lane's in acc[l] and
+   part[u][l]: the lanes are the loop innermost. */
+static void dot_loop(Emit *E, int a, int b, const char *a_at, const char *b_at, long inner, bool contiguous) {
+  const char *l = in_lanes(E) ? "[l]" : "";
+  long main = contiguous && inner >= 2 * PARTS ? inner - inner % PARTS : 0;
+  if (in_lanes(E))
+    emitf(E, "real acc[%d];\n", E->lanes);
   if (main) {
-    emitf(E, "real part[%d][%d] = { {0} }; /* braced: clang++ asks */\n", LANES, L);
-    emitf(E, "for (int k = 0; k < %ld; k += %d)\n", main, LANES);
+    if (in_lanes(E))
+      emitf(E, "real part[%d][%d] = { {0} }; /* braced: clang++ asks */\n", PARTS, E->lanes);
+    else
+      emitf(E, "real part[%d] = {0};\n", PARTS);
+    emitf(E, "for (int k = 0; k < %ld; k += %d)\n", main, PARTS);
     E->indent++;
-    emitf(E, "for (int u = 0; u < %d; u++)\n", LANES);
+    emitf(E, "for (int u = 0; u < %d; u++)\n", PARTS);
     E->indent++;
-    emitf(E, "for (int l = 0; l < %d; l++)\n", L);
-    E->indent++;
-    emitf(E, "part[u][l] += %s * %s;\n", ref(E, a, at(E, a_at, "k + u")), ref(E, b, at(E, b_at, "k + u")));
-    E->indent -= 3;
+    each_lane(E, arena_printf(E->a, "part[u]%s += %s * %s;\n", l, ref(E, a, at(E, a_at, "k + u")),
+                              ref(E, b, at(E, b_at, "k + u"))));
+    E->indent -= 2;
   }
-  emitf(E, "for (int l = 0; l < %d; l++)\n", L);
-  E->indent++;
-  if (main)
-    emitf(E, "acc[l] = ((part[0][l] + part[1][l]) + (part[2][l] + part[3][l])) + ((part[4][l] + part[5][l]) + "
-             "(part[6][l] + part[7][l]));\n");
-  else
-    emitf(E, "acc[l] = 0;\n");
-  E->indent--;
+  const char *sum = main ? arena_printf(E->a,
+                                        "((part[0]%s + part[1]%s) + (part[2]%s + part[3]%s)) + ((part[4]%s + "
+                                        "part[5]%s) + (part[6]%s + part[7]%s))",
+                                        l, l, l, l, l, l, l, l)
+                         : "0";
+  each_lane(E, arena_printf(E->a, "%sacc%s = %s;\n", in_lanes(E) ? "" : "real ", l, sum));
   if (main == inner)
     return;
   emitf(E, "for (int k = %ld; k < %ld; k++)\n", main, inner);
   E->indent++;
-  emitf(E, "for (int l = 0; l < %d; l++)\n", L);
-  E->indent++;
-  emitf(E, "acc[l] += %s * %s;\n", ref(E, a, at(E, a_at, "k")), ref(E, b, at(E, b_at, "k")));
-  E->indent -= 2;
+  each_lane(E, arena_printf(E->a, "acc%s += %s * %s;\n", l, ref(E, a, at(E, a_at, "k")), ref(E, b, at(E, b_at, "k"))));
+  E->indent--;
 }
 
-static void dot_loop(Emit *E, int a, int b, const char *a_at, const char *b_at, long inner, bool contiguous) {
-  if (in_lanes(E)) {
-    lanes_dot_loop(E, a, b, a_at, b_at, inner, contiguous);
-    return;
-  }
-  if (!contiguous || inner < 2 * LANES) {
-    emitf(E, "real acc = 0;\n");
-    open_loop(E, "k", inner);
-    emitf(E, "\n");
-    E->indent++;
-    emitf(E, "acc += %s * %s;\n", ref(E, a, at(E, a_at, "k")), ref(E, b, at(E, b_at, "k")));
-    E->indent--;
-    return;
-  }
-  long main = inner - inner % LANES;
-  emitf(E, "real part[%d] = {0};\n", LANES);
-  emitf(E, "for (int k = 0; k < %ld; k += %d)\n", main, LANES);
-  E->indent++;
-  emitf(E, "for (int u = 0; u < %d; u++)\n", LANES);
-  E->indent++;
-  emitf(E, "part[u] += %s * %s;\n", ref(E, a, at(E, a_at, "k + u")), ref(E, b, at(E, b_at, "k + u")));
-  E->indent -= 2;
-  emitf(E, "real acc = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));\n");
-  if (main < inner) {
-    emitf(E, "for (int k = %ld; k < %ld; k++)\n", main, inner);
-    E->indent++;
-    emitf(E, "acc += %s * %s;\n", ref(E, a, at(E, a_at, "k")), ref(E, b, at(E, b_at, "k")));
-    E->indent--;
-  }
-}
-
-/* A^T @ b into ROOT's own buffer, row of A by row: the transposed
-   product reads A along its rows, not down its columns. Each element
-   still sums over k upwards from 0, so the result is the same as the dot
-   product's, to the bit. Then ROOT's expression, with 'acc' the product. */
 /* The rest of ROOT's expression, once the product M is in ROOT's place
    (computed by gemm(), or by the loop before): 'acc' is read from there. */
 static void finish_in_place(Emit *E, int m, int root) {
@@ -1162,6 +1140,10 @@ static void finish_in_place(Emit *E, int m, int root) {
   emitf(E, "}\n");
 }
 
+/* A^T @ b into ROOT's own buffer, row of A by row: the transposed
+   product reads A along its rows, not down its columns. Each element
+   still sums over k upwards from 0, so the result is the same as the dot
+   product's, to the bit. Then ROOT's expression, with 'acc' the product. */
 static void transposed_matvec(Emit *E, int m, int root) {
   const Node *n = node(E, m);
   Shape sa = node(E, n->in[0])->shape;
@@ -1769,22 +1751,27 @@ static char *segment_function(Emit *E, int k) {
   return text;
 }
 
+/* The segments' functions for LANES examples at a time (1: one example). */
+static void write_segments(Emit *E, int lanes, FILE *out) {
+  int was = set_mode(E, lanes);
+  for (int k = 0; k < E->nsegs; k++) {
+    char *f = segment_function(E, k);
+    fputs(f, out);
+    free(f);
+  }
+  set_mode(E, was);
+}
+
 /* The segments' functions: for one example at a time, and with lanes
    for NC_LANES at a time too (forward_1_lanes, ...). */
 static char *segments_block(Emit *E) {
   char *text;
   size_t size;
   FILE *out = open_memstream(&text, &size);
-  int lanes = E->lanes;
-  for (E->lanes = 1;; E->lanes = lanes) {
-    for (int k = 0; k < E->nsegs; k++) {
-      char *f = segment_function(E, k);
-      fputs(f, out);
-      free(f);
-    }
-    if (E->lanes == lanes)
-      break;
+  write_segments(E, 1, out);
+  if (in_lanes(E)) {
     fputs("/* ---- the same, for the NC_LANES examples of a group at once ---- */\n\n", out);
+    write_segments(E, E->lanes, out);
   }
   fclose(out);
   return text;
@@ -2181,82 +2168,42 @@ static char *sgd_zero_block(Emit *E) {
   return text;
 }
 
-/* How the drivers find each example's inputs, targets and workspace: its
-   slices, and with lanes, its group's and its lane's. */
-static char *examples_block(Emit *E) {
-  const char *P = E->o->prefix;
-  long in = program_size(E->g->program, SYM_INPUT), tg = program_size(E->g->program, SYM_TARGET);
+/* Where P_grad puts the inputs' gradients, which it does not return. */
+static char *input_grad_scratch_block(const Emit *E) {
+  if (!E->o->input_grads)
+    return strdup("");
   char *text;
   size_t size;
   FILE *out = open_memstream(&text, &size);
   fprintf(out,
-          "/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */\n"
-          "static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * %s_INPUT_SIZE; }\n"
-          "static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * "
-          "%s_TARGET_SIZE : NULL; }\n"
-          "static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }\n",
-          P, P);
-  if (!in_lanes(E)) {
-    fputs("/* The examples the workspace has room for. */\n"
-          "static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }\n",
-          out);
-  } else {
-    fprintf(out,
-            "/* The group of NC_LANES examples from example b (a multiple of NC_LANES):\n"
-            "   its copies of their inputs and targets, in its workspace, which\n"
-            "   starts at ws_of(ws, b). */\n"
-            "static const real *lanes_in(real *ws, int b) { return ws_of(ws, b) + %ld; }\n"
-            "static const real *lanes_tg(real *ws, int b) { return ws_of(ws, b) + %ld; }\n"
-            "/* Example b's lane of its group's inputs and workspace, for write_outputs_lanes. */\n"
-            "static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b %% NC_LANES) + b %% NC_LANES; }\n"
-            "static const real *lane_ws(real *ws, int b) { return ws_of(ws, b - b %% NC_LANES) + b %% NC_LANES; }\n"
-            "/* The lanes of that group that hold examples: the last group's may not all. */\n"
-            "static int live_lanes(int batch, int b) { return batch - b < NC_LANES ? batch - b : NC_LANES; }\n"
-            "/* Does a batch of BATCH run in lanes? Below NC_LANES_FROM, one example at a time. */\n"
-            "static int runs_in_lanes(int batch) { return batch >= NC_LANES_FROM; }\n"
-            "/* The examples the workspace has room for: whole groups, for a batch run in lanes. */\n"
-            "static size_t examples_of(int batch) {\n"
-            "  if (!runs_in_lanes(batch))\n"
-            "    return batch > 0 ? (size_t)batch : 0;\n"
-            "  return ((size_t)batch + NC_LANES - 1) / NC_LANES * NC_LANES;\n"
-            "}\n\n"
-            "/* The group's inputs and targets (unless NULL), example b + l into lane\n"
-            "   l; lanes past the batch repeat its last example, so that they compute\n"
-            "   finite values, which nothing reads. */\n"
-            "static void load_lanes(const real *inputs, const real *targets, int batch, int b, real *group) {\n"
-            "  for (int l = 0; l < NC_LANES; l++) {\n"
-            "    size_t e = (size_t)(b + l < batch ? b + l : batch - 1);\n",
-            E->in_slot * E->lanes, E->tg_slot * E->lanes);
-    if (in)
-      fprintf(out,
-              "    for (size_t k = 0; k < %ld; k++)\n"
-              "      group[(%ld + k) * NC_LANES + (size_t)l] = inputs[e * %ld + k];\n",
-              in, E->in_slot, in);
-    if (tg)
-      fprintf(out,
-              "    for (size_t k = 0; targets && k < %ld; k++)\n"
-              "      group[(%ld + k) * NC_LANES + (size_t)l] = targets[e * %ld + k];\n",
-              tg, E->tg_slot, tg);
-    if (!in && !tg)
-      fputs("    (void)inputs, (void)targets, (void)group, (void)e;\n", out);
-    else if (!tg)
-      fputs("    (void)targets;\n", out);
-    else if (!in)
-      fputs("    (void)inputs;\n", out);
-    fputs("  }\n}\n", out);
-  }
-  if (E->o->input_grads)
-    fprintf(out,
-            "\n/* %s_grad has nowhere to put the inputs' gradients: they go to scratch,\n"
-            "   after the examples' workspaces. */\n"
-            "static real *input_grad_scratch(real *ws, int batch) {\n"
-            "  real *din = ws + examples_of(batch) * WS_SIZE;\n"
-            "  memset(din, 0, sizeof(real) * (size_t)batch * DIN_SIZE);\n"
-            "  return din;\n"
-            "}\n",
-            E->o->prefix);
+          "\n/* %s_grad has nowhere to put the inputs' gradients: they go to scratch,\n"
+          "   after the examples' workspaces. */\n"
+          "static real *input_grad_scratch(real *ws, int batch) {\n"
+          "  real *din = ws + examples_of(batch) * WS_SIZE;\n"
+          "  memset(din, 0, sizeof(real) * (size_t)batch * DIN_SIZE);\n"
+          "  return din;\n"
+          "}\n",
+          E->o->prefix);
   fclose(out);
   return text;
+}
+
+/* forward_MODE and backward_MODE, the drivers for LANES examples at a
+   time: MODE is "each" for one, "lanes" for a group. */
+static void write_drivers(Emit *E, int lanes, FILE *out, FILE *parts, int *nparts) {
+  int was = set_mode(E, lanes);
+  const char *mode = in_lanes(E) ? "lanes" : "each", *din = E->o->input_grads ? ", real *din" : "";
+  char *f = driver_body(E, FWD, parts, nparts), *b = driver_body(E, BWD, parts, nparts);
+  fprintf(out,
+          "static real forward_%s(const real *params, int batch, const real *inputs, const real *targets, real *ws) "
+          "{\n%s}\n\n",
+          mode, f);
+  fprintf(out,
+          "static void backward_%s(const real *params, int batch, const real *inputs, const real *targets, real *ws,\n"
+          "                        real *grads%s, real *update, real lr) {\n%s}\n\n",
+          mode, din, b);
+  free(f), free(b);
+  set_mode(E, was);
 }
 
 /* With lanes, the drivers of both ways, each as a function of its own:
@@ -2268,22 +2215,8 @@ static char *mode_drivers(Emit *E, FILE *parts, int *nparts, char **fwd, char **
   size_t size;
   FILE *out = open_memstream(&text, &size);
   const char *din = E->o->input_grads ? ", real *din" : "";
-  int lanes = E->lanes;
-  for (E->lanes = 1;; E->lanes = lanes) {
-    const char *mode = in_lanes(E) ? "lanes" : "each";
-    char *f = driver_body(E, FWD, parts, nparts), *b = driver_body(E, BWD, parts, nparts);
-    fprintf(out,
-            "static real forward_%s(const real *params, int batch, const real *inputs, const real *targets, real *ws) "
-            "{\n%s}\n\n",
-            mode, f);
-    fprintf(out,
-            "static void backward_%s(const real *params, int batch, const real *inputs, const real *targets, real *ws,\n"
-            "                        real *grads%s, real *update, real lr) {\n%s}\n\n",
-            mode, din, b);
-    free(f), free(b);
-    if (E->lanes == lanes)
-      break;
-  }
+  write_drivers(E, 1, out, parts, nparts);
+  write_drivers(E, E->lanes, out, parts, nparts);
   fclose(out);
   *fwd = arena_strdup(E->a, "  if (runs_in_lanes(batch))\n"
                             "    return forward_lanes(params, batch, inputs, targets, ws);\n"
@@ -2675,12 +2608,11 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
     parts[0] = '\0'; /* no parts, no prelude */
   char *sgd_zero = sgd_zero_block(&E);
   char *outputs_lanes_fn = outputs_lanes(&E);
-  int lanes = E.lanes;
-  E.lanes = 1;
+  int lanes = set_mode(&E, 1);
   char *outputs = outputs_body(&E);
-  E.lanes = lanes;
+  set_mode(&E, lanes);
   char *pack = pack_block(&E);
-  char *examples = examples_block(&E);
+  char *scratch = input_grad_scratch_block(&E);
   char *gemm = gemm_block(&E);
   char *helpers = helpers_block(&E);
   char *params = param_info_block(&E);
@@ -2719,11 +2651,16 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"DIN_SCRATCH", o->input_grads ? ", input_grad_scratch(ws, batch)" : ""},
       {"PACK_SIZE", E.any_gemm ? " + pack_size(n) + 64 / sizeof(real)" : ""},
       {"PACK", pack},
-      {"EXAMPLES", examples},
+      {"INPUT_GRAD_SCRATCH", scratch},
+      {"LANE_HELPERS", in_lanes(&E) ? template_text("lanes.c") : ""},
       {"LANES", in_lanes(&E) ? arena_printf(&arena,
-                                            "/* Examples per group in lanes, and the smallest batch that runs so. */\n"
-                                            "#define NC_LANES %d\n#define NC_LANES_FROM %d\n",
-                                            E.lanes, lanes_from(&E))
+                                            "/* Examples per group in lanes, and the smallest batch that runs so;\n"
+                                            "   where a group's copies of its inputs and targets are, and their sizes. */\n"
+                                            "#define NC_LANES %d\n#define NC_LANES_FROM %d\n"
+                                            "#define NC_IN_SLOT %ld\n#define NC_TG_SLOT %ld\n"
+                                            "#define NC_IN_SIZE %ld\n#define NC_TG_SIZE %ld\n",
+                                            E.lanes, lanes_from(&E), E.in_slot, E.tg_slot,
+                                            program_size(p, SYM_INPUT), program_size(p, SYM_TARGET))
                              : ""},
       {"WS_LANES", in_lanes(&E) ? "\n   A batch of NC_LANES_FROM or more runs in groups of NC_LANES examples,\n"
                                   "   one to a lane: the group from example b starts at ws + b * WS_SIZE\n"
@@ -2765,7 +2702,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   }
   free(text);
   free(segments), free(forward), free(outputs), free(backward), free(helpers), free(params), free(init);
-  free(pack), free(examples), free(gemm), free(sgd_zero), free(parts), free(modes), free(outputs_lanes_fn);
+  free(pack), free(scratch), free(gemm), free(sgd_zero), free(parts), free(modes), free(outputs_lanes_fn);
   arena_free(&arena);
 }
 

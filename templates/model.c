@@ -94,7 +94,16 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
 /* From here on no name of the model's appears: the headers of the matrix
    product (immintrin.h, cblas.h) may define macros of any name. */
 /*@@ GEMM @@*/
-/*@@ EXAMPLES @@*/
+/* Example b's slice of a batch's inputs, targets (NULL stays NULL) and workspace. */
+static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * {{P}}_INPUT_SIZE; }
+static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * {{P}}_TARGET_SIZE : NULL; }
+static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+/*@@ LANE_HELPERS @@*/
+#ifndef NC_LANES
+/* The examples the workspace has room for. */
+static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
+#endif
+/*@@ INPUT_GRAD_SCRATCH @@*/
 /*@@ PACK @@*/
 size_t {{P}}_workspace_size(int batch) {
   size_t n = examples_of(batch);

@@ -867,8 +867,10 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * digits_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * digits_TARGET_SIZE : NULL; }
 static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+#ifndef NC_LANES
 /* The examples the workspace has room for. */
 static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
+#endif
 
 /* The panels gemm packs, after the examples' workspaces and input gradients. */
 static real *pack_of(real *ws, int batch) {

@@ -133,8 +133,10 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * neuron_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * neuron_TARGET_SIZE : NULL; }
 static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+#ifndef NC_LANES
 /* The examples the workspace has room for. */
 static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
+#endif
 size_t neuron_workspace_size(int batch) {
   size_t n = examples_of(batch);
   return (n * (WS_SIZE + DIN_SIZE)) * sizeof(real);
