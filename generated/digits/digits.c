@@ -695,35 +695,34 @@ static void gemm_row_axpy(size_t n, size_t k, const real *ai, size_t csa, const 
 /* C (+)= s * a b^T, a product of one step (the outer product of one
    example's adjoint and input: dW for a batch of one), B's row
    contiguous and at most eight vectors long. B stays in registers down
-   all of C's rows, so each element of C costs a load, an FMA and a
-   store. A longer row goes along C's rows instead (gemm_row_axpy), in
+   all of C's rows, eight vectors at a time, then four, then one, so each
+   element of C costs a load, an FMA and a store. A longer row goes along C's rows instead (gemm_row_axpy), in
    the order of memory: column blocks down a large C were slower. The
    arithmetic is gemm_row_axpy's for k = 1, to the bit. */
 #if defined(__AVX2__) && defined(__FMA__)
 #define GEMM_OUTER_COLS (8 * GEMM_W)
-#define GEMM_VECTORS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define GEMM_VECTORS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define GEMM_VECTORS4(X) X(0) X(1) X(2) X(3)
+#define GEMM_VECTORS1(X) X(0)
 #define GEMM_OUTER_LOAD(V) GEMM_VEC b##V = GEMM_LOAD(b + j + V * GEMM_W);
 #define GEMM_OUTER_PUT(V) GEMM_STORE(ci + V * GEMM_W, GEMM_FMA(av, b##V, add ? GEMM_LOAD(ci + V * GEMM_W) : zero));
+/* Columns from j on, V vectors at a time, down all the rows. */
+#define GEMM_OUTER_BLOCKS(V)                                                                                          \
+  for (; j + V * GEMM_W <= n; j += V * GEMM_W) {                                                                      \
+    GEMM_VECTORS##V(GEMM_OUTER_LOAD)                                                                                  \
+    for (size_t i = 0; i < m; i++) {                                                                                  \
+      real ai = scale * a[i * rsa], *ci = c + i * ldc + j;                                                            \
+      GEMM_VEC av = GEMM_SPLAT(&ai);                                                                                  \
+      GEMM_VECTORS##V(GEMM_OUTER_PUT)                                                                                 \
+    }                                                                                                                 \
+  }
 static void gemm_outer(size_t m, size_t n, const real *a, size_t rsa, const real *b, real *c, size_t ldc, int add,
                        real scale) {
   const GEMM_VEC zero = GEMM_ZERO();
   size_t j = 0;
-  for (; j + GEMM_OUTER_COLS <= n; j += GEMM_OUTER_COLS) {
-    GEMM_VECTORS(GEMM_OUTER_LOAD)
-    for (size_t i = 0; i < m; i++) {
-      real ai = scale * a[i * rsa], *ci = c + i * ldc + j;
-      GEMM_VEC av = GEMM_SPLAT(&ai);
-      GEMM_VECTORS(GEMM_OUTER_PUT)
-    }
-  }
-  for (; j + GEMM_W <= n; j += GEMM_W) {
-    GEMM_OUTER_LOAD(0)
-    for (size_t i = 0; i < m; i++) {
-      real ai = scale * a[i * rsa], *ci = c + i * ldc + j;
-      GEMM_VEC av = GEMM_SPLAT(&ai);
-      GEMM_OUTER_PUT(0)
-    }
-  }
+  GEMM_OUTER_BLOCKS(8)
+  GEMM_OUTER_BLOCKS(4)
+  GEMM_OUTER_BLOCKS(1)
   for (; j < n; j++)
     for (size_t i = 0; i < m; i++) {
       real acc = add ? c[i * ldc + j] : 0;

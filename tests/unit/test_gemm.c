@@ -143,13 +143,13 @@ static void row_path_sizes(void **state) {
 }
 
 /* One step (k = 1), as dW = dY^T X is for a batch of one: B's row of up
-   to eight vectors held down C's rows, in vectors, then columns one by
-   one; a longer row along C's rows. Each element is s * a_i times b_j
+   to eight vectors held down C's rows, eight, four or one vectors at a
+   time, then columns one by one; a longer row along C's rows. Each element is s * a_i times b_j
    added to C in one rounding (with FMA; the portable rows in two), so it
    is checked to the bit as well as against the double sums. */
 static void outer_product_sizes(void **state) {
   (void)state;
-  static const size_t ms[] = {1, 6, 7, 32, 128}, ns[] = {1, 7, 8, 9, 63, 64, 65, 72, 100, 784};
+  static const size_t ms[] = {1, 6, 7, 32, 128}, ns[] = {1, 7, 8, 9, 32, 40, 63, 64, 65, 72, 100, 784};
   for (size_t l = 0; l < 4; l++)
     for (size_t im = 0; im < sizeof ms / sizeof *ms; im++)
       for (size_t in = 0; in < sizeof ns / sizeof *ns; in++) {
@@ -162,7 +162,7 @@ static void outer_product_sizes(void **state) {
     a[i] = random_real();
   for (size_t j = 0; j < LDC; j++)
     b[j] = random_real();
-  static const size_t widths[] = {61, 64, 75};
+  static const size_t widths[] = {37, 61, 64, 75};
   for (size_t w = 0; w < sizeof widths / sizeof *widths; w++)
     for (int add = 0; add < 2; add++) {
       size_t n = widths[w];
