@@ -107,6 +107,8 @@ static int set_mode(Emit *E, int lanes) {
   E->lanes = lanes;
   return was;
 }
+/* The running sum of a dot product or a reduction: one per lane with lanes. */
+static const char *acc_name(const Emit *E) { return in_lanes(E) ? "acc[l]" : "acc"; }
 
 /* ---- writing, indented ---- */
 
@@ -862,7 +864,7 @@ static const char *ref(Emit *E, int id, const char *idx) {
   if (n->op == LEAF_CONST)
     return literal(E, n->value);
   if (id == E->acc_node)
-    return in_lanes(E) ? "acc[l]" : "acc";
+    return acc_name(E);
   if (inlined(E, id))
     return expand(E, id, idx);
   E->referenced[id] = true;
@@ -1086,6 +1088,13 @@ static void each_lane(Emit *E, const char *statement) {
     E->indent--;
 }
 
+/* real acc = VALUE, one per lane with lanes. */
+static void declare_acc(Emit *E, const char *value) {
+  if (in_lanes(E))
+    emitf(E, "real acc[%d];\n", E->lanes);
+  each_lane(E, arena_printf(E->a, "%s%s = %s;\n", in_lanes(E) ? "" : "real ", acc_name(E), value));
+}
+
 /* acc = the dot product of A and B over k < INNER, whose elements at k are
    A_AT and B_AT with K standing for k. Where both are contiguous in k,
    PARTS partial sums let the compiler vectorize without -ffast-math; the
@@ -1095,8 +1104,6 @@ static void each_lane(Emit *E, const char *statement) {
 static void dot_loop(Emit *E, int a, int b, const char *a_at, const char *b_at, long inner, bool contiguous) {
   const char *l = in_lanes(E) ? "[l]" : "";
   long main = contiguous && inner >= 2 * PARTS ? inner - inner % PARTS : 0;
-  if (in_lanes(E))
-    emitf(E, "real acc[%d];\n", E->lanes);
   if (main) {
     if (in_lanes(E))
       emitf(E, "real part[%d][%d] = { {0} }; /* braced: clang++ asks */\n", PARTS, E->lanes);
@@ -1115,12 +1122,13 @@ static void dot_loop(Emit *E, int a, int b, const char *a_at, const char *b_at, 
                                         "part[5]%s) + (part[6]%s + part[7]%s))",
                                         l, l, l, l, l, l, l, l)
                          : "0";
-  each_lane(E, arena_printf(E->a, "%sacc%s = %s;\n", in_lanes(E) ? "" : "real ", l, sum));
+  declare_acc(E, sum);
   if (main == inner)
     return;
   emitf(E, "for (int k = %ld; k < %ld; k++)\n", main, inner);
   E->indent++;
-  each_lane(E, arena_printf(E->a, "acc%s += %s * %s;\n", l, ref(E, a, at(E, a_at, "k")), ref(E, b, at(E, b_at, "k"))));
+  each_lane(E, arena_printf(E->a, "%s += %s * %s;\n", acc_name(E), ref(E, a, at(E, a_at, "k")),
+                            ref(E, b, at(E, b_at, "k"))));
   E->indent--;
 }
 
@@ -1211,9 +1219,9 @@ static void matmul_loops(Emit *E, int m, int root) {
   dot_loop(E, n->in[0], n->in[1], ai, bi, inner, contiguous);
   lanes_open(E, adds_up(E, root));
   if (scalar) {
-    set_scalar(E, root, in_lanes(E) ? "acc[l]" : "acc");
+    set_scalar(E, root, acc_name(E));
   } else if (root == m) {
-    emitf(E, "%s%s;\n", store(E, m, idx), in_lanes(E) ? "acc[l]" : "acc");
+    emitf(E, "%s%s;\n", store(E, m, idx), acc_name(E));
   } else {
     E->acc_node = m;
     const char *value = expand(E, root, idx);
@@ -1268,22 +1276,16 @@ static void emit_matmul(Emit *E, int id) { matmul_loops(E, id, id); }
 static void emit_sum(Emit *E, int id) {
   const Node *n = node(E, id);
   long count = size_of(E, n->in[0]);
-  bool lanes = in_lanes(E);
-  const char *acc = lanes ? "acc[l]" : "acc";
+  const char *acc = acc_name(E);
   declare_scalar(E, id);
   emitf(E, "{\n");
   E->indent++;
-  if (lanes)
-    emitf(E, "real acc[%d];\nfor (int l = 0; l < %d; l++)\n  acc[l] = 0;\n", E->lanes, E->lanes);
-  else
-    emitf(E, "real acc = 0;\n");
+  declare_acc(E, "0");
   open_loop(E, "i", count);
   emitf(E, "\n");
   E->indent++;
-  if (lanes)
-    emitf(E, "for (int l = 0; l < %d; l++)\n  ", E->lanes);
   const char *a = ref(E, n->in[0], "i"), *b = n->in[1] >= 0 ? ref(E, n->in[1], "i") : NULL;
-  emitf(E, "%s += %s;\n", acc, apply_op(E, n->op, a, b, "i"));
+  each_lane(E, arena_printf(E->a, "%s += %s;\n", acc, apply_op(E, n->op, a, b, "i")));
   E->indent--;
   bool mean = op_info[n->op].flags & OPF_MEAN;
   lanes_open(E, adds_up(E, id));
