@@ -2216,14 +2216,14 @@ static char *mode_drivers(Emit *E, FILE *parts, int *nparts, char **fwd, char **
   char *text;
   size_t size;
   FILE *out = open_memstream(&text, &size);
-  const char *din = E->o->input_grads ? ", real *din" : "";
   write_drivers(E, 1, out, parts, nparts);
   write_drivers(E, E->lanes, out, parts, nparts);
   fclose(out);
   *fwd = arena_strdup(E->a, "  if (runs_in_lanes(batch))\n"
                             "    return forward_lanes(params, batch, inputs, targets, ws);\n"
                             "  return forward_each(params, batch, inputs, targets, ws);\n");
-  const char *args = arena_printf(E->a, "params, batch, inputs, targets, ws, grads%s, update, lr", *din ? ", din" : "");
+  const char *args =
+      arena_printf(E->a, "params, batch, inputs, targets, ws, grads%s, update, lr", E->o->input_grads ? ", din" : "");
   *bwd = arena_printf(E->a, "  if (runs_in_lanes(batch))\n    backward_lanes(%s);\n  else\n    backward_each(%s);\n", args,
                       args);
   return text;

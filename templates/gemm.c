@@ -293,8 +293,8 @@ static real gemm_dot(size_t k, const real *x, const real *y) {
   real acc = 0;
   for (int u = 0; u < GEMM_W; u++)
     acc += part[u];
-  for (; p < k; p++)
-    acc += x[p] * y[p];
+  for (size_t left = k - p, u = 0; u < left; u++) /* counted from 0, as in gemm_outer */
+    acc += x[p + u] * y[p + u];
   return acc;
 }
 #else
@@ -398,9 +398,12 @@ static void gemm_row_axpy(size_t n, size_t k, const real *ai, size_t csa, const 
    example's adjoint and input: dW for a batch of one), B's row
    contiguous and at most eight vectors long. B stays in registers down
    all of C's rows, eight vectors at a time, then four, then one, so each
-   element of C costs a load, an FMA and a store. A longer row goes along C's rows instead (gemm_row_axpy), in
-   the order of memory: column blocks down a large C were slower. The
-   arithmetic is gemm_row_axpy's for k = 1, to the bit. */
+   element of C costs a load, an FMA and a store. A longer row goes along
+   C's rows instead (gemm_row_axpy), in the order of memory: column
+   blocks down a large C were slower. The arithmetic is gemm_row_axpy's
+   for k = 1, to the bit; where gemm_row takes dot products instead (A's
+   row and B's columns contiguous), it still does, so no stride pattern
+   changes its results. */
 #if defined(__AVX2__) && defined(__FMA__)
 #define GEMM_OUTER_COLS (8 * GEMM_W)
 #define GEMM_VECTORS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
@@ -425,11 +428,13 @@ static void gemm_outer(size_t m, size_t n, const real *a, size_t rsa, const real
   GEMM_OUTER_BLOCKS(8)
   GEMM_OUTER_BLOCKS(4)
   GEMM_OUTER_BLOCKS(1)
-  for (; j < n; j++)
-    for (size_t i = 0; i < m; i++) {
-      real acc = add ? c[i * ldc + j] : 0;
-      acc += scale * a[i * rsa] * b[j];
-      c[i * ldc + j] = acc;
+  /* counted from 0 to n - j: gcc -O3 warns on "j < n" here, seeing an
+     endless loop in a copy it specializes (-Waggressive-loop-optimizations) */
+  for (size_t left = n - j, i = 0; i < m; i++)
+    for (size_t u = 0; u < left; u++) {
+      real acc = add ? c[i * ldc + j + u] : 0;
+      acc += scale * a[i * rsa] * b[j + u];
+      c[i * ldc + j + u] = acc;
     }
 }
 #endif
@@ -469,7 +474,7 @@ static void gemm_row(size_t n, size_t k, const real *ai, size_t csa, const real 
 static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
                       size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin) {
 #if defined(__AVX2__) && defined(__FMA__)
-  if (k == 1 && csb == 1 && n <= GEMM_OUTER_COLS && !fin.bias && !fin.relu) {
+  if (k == 1 && csb == 1 && !(rsb == 1 && csa == 1) && n <= GEMM_OUTER_COLS && !fin.bias && !fin.relu) {
     gemm_outer(m, n, a, rsa, b, c, ldc, add, scale);
     return;
   }

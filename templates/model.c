@@ -30,10 +30,12 @@ const {{P}}_param_info {{P}}_params[] = {
 /*@@ MATHF @@*/
 /*@@ USES_PICK @@*/
 #ifdef NC_USES_PICK
-/* A if KEEP, else B, by their bits: what a step, a sign or a leaky relu
-   chooses. Written KEEP ? A : B, a compiler may make the choice a branch
-   around B where B might trap (a * b might) and leave the loop scalar;
-   a choice by masks vectorizes, and gives the same values. */
+/* A if KEEP, else B, by their bits: what a step, a sign, a leaky relu, a
+   one-hot and a sigmoid choose. Written KEEP ? A : B, a compiler may make
+   the choice a branch around B where B might trap (a * b might) and,
+   without AVX-512's masks, leave the loop scalar; a choice by bits
+   vectorizes, and gives the same values (a NaN's sign aside, which
+   vectorized code may not keep). */
 static inline real nc_pick(int keep, real a, real b) {
   {{BITS}} x, y, mask = -({{BITS}})keep;
   memcpy(&x, &a, sizeof x);

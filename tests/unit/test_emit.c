@@ -270,6 +270,29 @@ static void compile_examples_with(void **state, const char *cc, const char *flag
     }
 }
 
+/* gcc -O3 specializes gemm()'s loops for the sizes it is called with and
+   warned (-Waggressive-loop-optimizations, on by default) on loops it
+   took for endless in copies it made: products over the batch, of one
+   step and of many, in float and double, with lanes where they apply. */
+static void products_compile_with_gcc_O3_native(void **state) {
+  static const char *const models[] = {"tests/models/layers.net", "tests/gradcheck/one_step_products.net",
+                                       "tests/gradcheck/epilogue.net"};
+  const char *const *const flags[] = {FLAGS("--prefix", "m"), FLAGS("--prefix", "m", "--double"),
+                                      FLAGS("--prefix", "m", "--input-grads", "--lanes", "4")};
+  for (size_t i = 0; i < sizeof models / sizeof *models; i++)
+    for (size_t f = 0; f < sizeof flags / sizeof *flags; f++) {
+      const char *dir = in_dir(state, "o3-%zu-%zu", i, f);
+      compile_ok(models[i], dir, flags[f]);
+      char cmd[2048], *output;
+      snprintf(cmd, sizeof cmd, "gcc -std=c99 -O3 -march=native -Wall -Wextra -pedantic -Werror -c -o '%s/m.o' '%s/m.c'",
+               dir, dir);
+      int status = sh(cmd, &output);
+      if (status != 0 || output[0])
+        fail_msg("%s does not compile cleanly:\n%s\n%s", models[i], cmd, output);
+      free(output);
+    }
+}
+
 static void examples_compile_with_gcc(void **state) { compile_examples_with(state, "gcc", C_FLAGS GCC_OMP); }
 static void examples_compile_with_clang(void **state) { compile_examples_with(state, "clang", C_FLAGS); }
 static void examples_compile_as_cpp(void **state) { compile_examples_with(state, "g++", CXX_FLAGS GCC_OMP); }
@@ -1066,6 +1089,7 @@ int main(void) {
       TEST(examples_compile_with_gcc),
       TEST(examples_compile_with_clang),
       TEST(examples_compile_with_avx2),
+      TEST(products_compile_with_gcc_O3_native),
       TEST(examples_compile_as_cpp),
       TEST(digits_driver_runs),
   };

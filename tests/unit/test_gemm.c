@@ -144,9 +144,11 @@ static void row_path_sizes(void **state) {
 
 /* One step (k = 1), as dW = dY^T X is for a batch of one: B's row of up
    to eight vectors held down C's rows, eight, four or one vectors at a
-   time, then columns one by one; a longer row along C's rows. Each element is s * a_i times b_j
-   added to C in one rounding (with FMA; the portable rows in two), so it
-   is checked to the bit as well as against the double sums. */
+   time, then columns one by one; a longer row along C's rows. Each
+   element is s * a_i times b_j added to C in one rounding in the vector
+   columns (with FMA) and in two elsewhere, so it is checked to the bit
+   as well as against the double sums. With A's row and B's columns
+   contiguous the row path's dot products stay: C + s * (a_i b_j). */
 static void outer_product_sizes(void **state) {
   (void)state;
   static const size_t ms[] = {1, 6, 7, 32, 128}, ns[] = {1, 7, 8, 9, 32, 40, 63, 64, 65, 72, 100, 784};
@@ -162,7 +164,7 @@ static void outer_product_sizes(void **state) {
     a[i] = random_real();
   for (size_t j = 0; j < LDC; j++)
     b[j] = random_real();
-  static const size_t widths[] = {37, 61, 64, 75};
+  static const size_t widths[] = {13, 29, 32, 37, 61, 64, 75}; /* double's vectors hold 4: 32 is its eight */
   for (size_t w = 0; w < sizeof widths / sizeof *widths; w++)
     for (int add = 0; add < 2; add++) {
       size_t n = widths[w];
@@ -174,6 +176,13 @@ static void outer_product_sizes(void **state) {
           *wij = ((long)j < VECTOR_COLUMNS(n) ? fma_once : fma_by_steps)(s_a, b[j], add ? *wij : 0);
         }
       gemm(M, n, 1, a, 1, M, b, n, 1, c, LDC, add, (real)-0.5, NULL, 0, pack);
+      assert_memory_equal(c, want, sizeof c);
+      for (size_t i = 0; i < M; i++) /* the same product as dot products: csa = rsb = 1 */
+        for (size_t j = 0; j < n; j++) {
+          real dot = 0 + a[i] * b[j], *wij = &want[i * LDC + j];
+          *wij = add ? c[i * LDC + j] + (real)-0.5 * dot : (real)-0.5 * dot;
+        }
+      gemm(M, n, 1, a, 1, 1, b, 1, 1, c, LDC, add, (real)-0.5, NULL, 0, pack);
       assert_memory_equal(c, want, sizeof c);
     }
 }
