@@ -171,7 +171,6 @@ __attribute__((format(printf, 2, 3))) static void emitf(Emit *E, const char *fmt
     free(text);
     text = renamed;
   }
-  E->uses_pick |= strstr(text, "nc_pick(") != NULL;
   for (const char *p = text; *p; p++) {
     if (E->at_line_start && *p != '\n')
       fprintf(E->out, "%*s", 2 * E->indent, "");
@@ -830,6 +829,7 @@ static const char *apply_op(Emit *E, int op, const char *a, const char *b, const
   if (op == OP_POW && (strcmp(b, "2.0") == 0 || strcmp(b, "2") == 0 || strcmp(b, "2.0f") == 0 || strcmp(b, "2f") == 0) &&
       binding(a) == 4)
     return arena_printf(E->a, "%s * %s", a, a);
+  E->uses_pick |= (op_info[op].flags & OPF_PICK) != 0;
   if (writes_inline(op))
     return substitute(E, op_info[op].scalar, a, b, idx);
   E->helper_used[op] = true;
@@ -2305,7 +2305,6 @@ static char *helpers_block(Emit *E) {
       fputs(", long i", out);
     char *body = E->o->dbl ? strdup(scalar) : float_math(scalar, &E->uses_mathf);
     fprintf(out, ") { return %s; }\n", body);
-    E->uses_pick |= strstr(body, "nc_pick(") != NULL;
     free(body);
   }
   fclose(out);

@@ -18,6 +18,7 @@ enum {
   OPF_REDUCE = 1 << 5,     /* a sum over the elements of 'scalar' */
   OPF_MEAN = 1 << 6,       /* ... divided by their number */
   OPF_INTERNAL = 1 << 7,   /* made by differentiation, never written in a model */
+  OPF_PICK = 1 << 8,       /* 'scalar' chooses with nc_pick, which the generated file then defines */
 };
 
 typedef struct {

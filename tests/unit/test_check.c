@@ -199,6 +199,22 @@ static void shape_every_op_covered(void **state) {
   }
 }
 
+/* The generated file defines nc_pick where an op has OPF_PICK, so the
+   flag must name every op whose scalar text calls it. */
+static void pick_flag_matches_scalar(void **state) {
+  (void)state;
+  int picks = 0;
+  for (int op = 0; op < OP_COUNT; op++) {
+    const OpInfo *info = &op_info[op];
+    bool calls = strstr(info->scalar, "nc_pick(") != NULL;
+    if (calls != ((info->flags & OPF_PICK) != 0))
+      fail_msg("op '%s': OPF_PICK is %s, its scalar text %s nc_pick", info->name,
+               calls ? "missing" : "set", calls ? "calls" : "does not call");
+    picks += calls;
+  }
+  assert_int_equal(picks, 6); /* sigmoid leaky_relu step sign leaky_step onehot */
+}
+
 /* The loss expression, and values built on values, get shapes too. */
 static void shape_through_values(void **state) {
   Program *p = checked(state, "input x[64];\n"
@@ -1138,6 +1154,7 @@ int main(void) {
       TEST(shape_ops),
       TEST(shape_elementwise),
       TEST(shape_every_op_covered),
+      TEST(pick_flag_matches_scalar),
       TEST(shape_through_values),
       TEST(shape_errors_elementwise),
       TEST(shape_errors_matmul),
