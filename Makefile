@@ -135,6 +135,14 @@ $(BUILD)/gen/layers_blas.c: tests/models/layers.net $(BUILD)/netc
 	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --blas --prefix layers_blas
 TEST_MODELS += $(BUILD)/gen/layers_threads.o $(BUILD)/gen/layers_blas.o
 
+# The choices model in float too, at -O3 where its loops vectorize: the
+# choices by bits (nc_pick) must give the same values as the scalar code.
+$(BUILD)/gen/choices_float.c: tests/models/choices.net $(BUILD)/netc
+	@mkdir -p $(BUILD)/gen
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --prefix choices_float
+TEST_MODELS += $(BUILD)/gen/choices_float.o
+$(BUILD)/gen/choices_float.o: CFLAGS += -O3
+
 # Models again in lanes (--lanes 4, 3 and 8), in float with the lanes
 # vectorized, and over two threads: test_models compares each with its
 # twin that runs one example at a time, bit for bit.
@@ -172,7 +180,7 @@ $(BUILD)/tests/test_gemm_avx2.o: CFLAGS += -mavx2 -mfma -fopenmp
 $(BUILD)/tests/test_gemm_double.o: CFLAGS += -mavx2 -mfma
 $(BUILD)/tests/test_mathf_fma.o: CFLAGS += -mfma
 $(BUILD)/tests/test_gemm_avx2: LDFLAGS += -fopenmp
-$(BUILD)/gen/layers.o $(BUILD)/gen/layers_threads.o: CFLAGS += -march=native
+$(BUILD)/gen/layers.o $(BUILD)/gen/layers_threads.o $(BUILD)/gen/choices_float.o: CFLAGS += -march=native
 # the xor twins alike, so that all three use the same fmaf
 $(BUILD)/gen/xor_lanes.o $(BUILD)/gen/xor_each.o $(BUILD)/gen/xor_threads.o: CFLAGS += -march=native
 endif

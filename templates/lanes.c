@@ -27,11 +27,11 @@ static size_t examples_of(int batch) {
    l; lanes past the batch repeat its last example, so that they compute
    finite values, which nothing reads. */
 static void load_lanes(const real *inputs, const real *targets, int batch, int b, real *group) {
-  for (int l = 0; l < NC_LANES; l++) {
-    size_t e = (size_t)(b + l < batch ? b + l : batch - 1);
-    for (int k = 0; k < NC_IN_SIZE; k++)
-      group[(NC_IN_SLOT + k) * NC_LANES + l] = inputs[e * NC_IN_SIZE + (size_t)k];
-    for (int k = 0; targets && k < NC_TG_SIZE; k++)
-      group[(NC_TG_SLOT + k) * NC_LANES + l] = targets[e * NC_TG_SIZE + (size_t)k];
+  for (size_t l = 0; l < NC_LANES; l++) {
+    size_t e = (size_t)b + l < (size_t)batch ? (size_t)b + l : (size_t)batch - 1;
+    for (size_t k = 0; k < NC_IN_SIZE; k++)
+      group[(NC_IN_SLOT + k) * NC_LANES + l] = inputs[e * NC_IN_SIZE + k];
+    for (size_t k = 0; targets && k < NC_TG_SIZE; k++)
+      group[(NC_TG_SLOT + k) * NC_LANES + l] = targets[e * NC_TG_SIZE + k];
   }
 }

@@ -7,6 +7,7 @@
 
 #include "bce_edge.h"
 #include "choices.h"
+#include "choices_float.h"
 #include "classifier.h"
 #include "layers.h"
 #include "layers_blas.h"
@@ -101,22 +102,48 @@ static void sigmoid_neuron_chain_rule(void **state) {
 /* The derivatives that choose (relu's step, abs's sign, leaky_relu's
    slope) where the choice is hardest: zeros of both signs, infinities,
    NaN. dL/dx is step + 2 sign + 4 slope, exact; the comparisons are
-   false for NaN, so it gets neither 1 nor -1. */
+   false for NaN, so it gets neither 1 nor -1. Zeros must be +0: the
+   sums of exact zeros and of x - x are. */
+static const double choice_x[7] = {-2, -0.0, 0, 3, NAN, -INFINITY, INFINITY};
+static const double choice_dx[7] = {-2 + 2, 0 + 2, 0 + 2, 1 + 2 + 4, 0 + 2, -2 + 2, 1 + 2 + 4};
+static const double choice_finite[7] = {-2, -0.0, 0, 3, 0.5, -1, 1};
+static const double choice_loss = (3 + 0.5 + 1) + 2 * (2 + 3 + 0.5 + 1 + 1) + 4 * (-1 + 3 + 0.5 - 0.5 + 1);
+
+static void expect_choice_grads(const double *dx) {
+  for (int i = 0; i < 7; i++)
+    if (dx[i] != choice_dx[i] || signbit(dx[i]) != signbit(choice_dx[i]))
+      fail_msg("dL/dx[%d] at %g: %g, want %g", i, choice_x[i], dx[i], choice_dx[i]);
+}
+
 static void choices_at_special_values(void **state) {
   (void)state;
-  const double x[7] = {-2, -0.0, 0, 3, NAN, -INFINITY, INFINITY};
-  const double want[7] = {-2 + 2, 0 + 2, 0 + 2, 1 + 2 + 4, 0 + 2, -2 + 2, 1 + 2 + 4};
   double w = 1, grad, dx[7], ws[64];
   assert_true(choices_workspace_size(1) <= sizeof ws);
-  double loss = choices_grad_inputs(&w, 1, x, NULL, &grad, dx, ws);
+  double loss = choices_grad_inputs(&w, 1, choice_x, NULL, &grad, dx, ws);
   assert_true(isnan(loss) && isnan(grad)); /* the NaN and inf - inf reach the loss */
+  expect_choice_grads(dx);
+  loss = choices_grad_inputs(&w, 1, choice_finite, NULL, &grad, dx, ws);
+  assert_true(loss == choice_loss && grad == loss);
+}
+
+/* The same in float, built at -O3 -march=native, where the loops run in
+   vector registers and choose by masks. */
+static void choices_in_float_vectorized(void **state) {
+  (void)state;
+  float w = 1, grad, x[7], dx[7], ws[64];
+  double dxd[7];
+  assert_true(choices_float_workspace_size(1) <= sizeof ws);
   for (int i = 0; i < 7; i++)
-    if (dx[i] != want[i])
-      fail_msg("dL/dx[%d] at %g: %g, want %g", i, x[i], dx[i], want[i]);
-  const double finite[7] = {-2, -0.0, 0, 3, 0.5, -1, 1};
-  loss = choices_grad_inputs(&w, 1, finite, NULL, &grad, dx, ws);
-  double relu = 3 + 0.5 + 1, abs = 2 + 3 + 0.5 + 1 + 1, leaky = -1 + 3 + 0.5 - 0.5 + 1;
-  assert_true(loss == relu + 2 * abs + 4 * leaky && grad == loss);
+    x[i] = (float)choice_x[i];
+  float loss = choices_float_grad_inputs(&w, 1, x, NULL, &grad, dx, ws);
+  assert_true(isnan(loss) && isnan(grad));
+  for (int i = 0; i < 7; i++)
+    dxd[i] = dx[i];
+  expect_choice_grads(dxd);
+  for (int i = 0; i < 7; i++)
+    x[i] = (float)choice_finite[i];
+  loss = choices_float_grad_inputs(&w, 1, x, NULL, &grad, dx, ws);
+  assert_true(loss == (float)choice_loss && grad == loss);
 }
 
 /* ---- the API ---- */
@@ -515,7 +542,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(neuron_worked_example),   cmocka_unit_test(neuron_input_gradient),
       cmocka_unit_test(neuron_batch_mean),       cmocka_unit_test(sigmoid_neuron_chain_rule),
-      cmocka_unit_test(choices_at_special_values),
+      cmocka_unit_test(choices_at_special_values), cmocka_unit_test(choices_in_float_vectorized),
       cmocka_unit_test(classifier_sizes),        cmocka_unit_test(classifier_init_seeded),
       cmocka_unit_test(classifier_forward_outputs),      cmocka_unit_test(classifier_bad_class),
       cmocka_unit_test(classifier_grad_is_pure), cmocka_unit_test(classifier_fractional_class),
