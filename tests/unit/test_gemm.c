@@ -187,6 +187,62 @@ static void outer_product_sizes(void **state) {
     }
 }
 
+/* Equal bits, or both NaN (whose sign and payload no one promises). */
+static bool same_value(real x, real y) { return memcmp(&x, &y, sizeof x) == 0 || (isnan(x) && isnan(y)); }
+
+/* A product of one step that adds into C, with rows of 128 or more,
+   leaves the rows whose factor in A is 0 as they are, where s and B's row
+   are finite: what it would add there are zeros. Against one FMA per
+   element: zero rows first, last, on both sides of the list's 256, and
+   every third; a NaN in A (computed); B with an infinity or a NaN, and
+   an infinite s (no row skipped: their zeros give NaN); a -0 in C, which
+   a skipped row keeps, and rows of 127, which are never skipped. */
+static void zero_rows_of_one_step(void **state) {
+  (void)state;
+  enum { M = 300, LDC = 203 };
+  static real a[M], b[LDC], c[M * LDC], want[M * LDC];
+  real pack[1];
+  for (int bad = 0; bad < 4; bad++)
+    for (size_t n = 127; n <= 200; n += 73)
+      for (int dots = 0; dots < 2; dots++) { /* csa = rsb = 1: gemm_row's dot products */
+        real scale = bad == 3 ? (real)INFINITY : (real)-0.25;
+        for (size_t i = 0; i < M; i++)
+          a[i] = i % 3 == 1 || i == 0 || i == 255 || i == 256 || i == M - 1 ? 0 : random_real();
+        a[8] = (real)NAN;
+        for (size_t j = 0; j < n; j++)
+          b[j] = random_real();
+        b[5] = (real)-0.5; /* s 0 b[5] is +0, which -0 + +0 makes +0 */
+        if (bad == 1 || bad == 2)
+          b[n - 1] = bad == 1 ? (real)-INFINITY : (real)NAN;
+        for (size_t i = 0; i < M * LDC; i++)
+          c[i] = random_real();
+        c[1 * LDC + 5] = (real)-0.0; /* in row 1, whose factor is 0 */
+        for (size_t i = 0; i < M; i++)
+          for (size_t j = 0; j < n; j++) {
+            real *wij = &want[i * LDC + j], cij = c[i * LDC + j];
+            if (dots)
+              *wij = cij + scale * (0 + a[i] * b[j]);
+            else
+              *wij = ((long)j < VECTOR_COLUMNS(n) ? fma_once : fma_by_steps)(scale * a[i], b[j], cij);
+          }
+        bool skips = bad == 0 && n >= 128;
+        want[1 * LDC + 5] = skips ? (real)-0.0 : want[1 * LDC + 5];
+        if (dots)
+          gemm(M, n, 1, a, 1, 1, b, 1, 1, c, LDC, 1, scale, NULL, 0, pack);
+        else
+          gemm(M, n, 1, a, 1, M, b, n, 1, c, LDC, 1, scale, NULL, 0, pack);
+        for (size_t i = 0; i < M; i++)
+          for (size_t j = 0; j < n; j++)
+            if (!same_value(c[i * LDC + j], want[i * LDC + j]))
+              fail_msg("case %d, n %zu, dots %d: C(%zu, %zu) is %a, want %a", bad, n, dots, i, j,
+                       (double)c[i * LDC + j], (double)want[i * LDC + j]);
+        assert_true(isnan(c[8 * LDC]));                 /* A's NaN reached its row */
+        assert_true(bad != 0 || isnan(c[1 * LDC]) == 0); /* and a zero row stayed finite */
+        if (bad == 1 || bad == 2)
+          assert_true(isnan(c[1 * LDC + n - 1]));
+      }
+}
+
 /* Past MC = 144 rows and KC = 256 steps: several blocks, summed into C. */
 static void blocked_sizes(void **state) {
   (void)state;
@@ -291,7 +347,7 @@ int main(void) {
   printf("gemm: the portable kernel, %s\n", NC_DOUBLE ? "double" : "float");
 #endif
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(small_sizes), cmocka_unit_test(row_path_sizes), cmocka_unit_test(outer_product_sizes), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
+      cmocka_unit_test(small_sizes), cmocka_unit_test(row_path_sizes), cmocka_unit_test(outer_product_sizes), cmocka_unit_test(zero_rows_of_one_step), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
       cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough), cmocka_unit_test(scaled_products),
       cmocka_unit_test(finished_products), cmocka_unit_test(relu_of_special_values),
   };
