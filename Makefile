@@ -178,7 +178,7 @@ $(BUILD)/tests/test_models: LDLIBS += -lopenblas
 ifeq ($(shell uname -m),x86_64)
 $(BUILD)/tests/test_gemm_avx2.o: CFLAGS += -mavx2 -mfma -fopenmp
 $(BUILD)/tests/test_gemm_double.o: CFLAGS += -mavx2 -mfma
-$(BUILD)/tests/test_mathf_fma.o: CFLAGS += -mfma
+$(BUILD)/tests/test_mathf_fma.o $(BUILD)/tests/test_mathf_twins.o: CFLAGS += -mfma
 $(BUILD)/tests/test_gemm_avx2: LDFLAGS += -fopenmp
 $(BUILD)/gen/layers.o $(BUILD)/gen/layers_threads.o $(BUILD)/gen/choices_float.o: CFLAGS += -march=native
 # the xor twins alike, so that all three use the same fmaf

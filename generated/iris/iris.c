@@ -38,7 +38,8 @@ const iris_param_info iris_params[] = {
    -ffast-math nor a particular rounding of the host's libm. Double builds
    call libm. Code that runs in lanes (NC_LANES) gets them without
    branches, so that a loop over the lanes vectorizes, with AVX2 as with
-   AVX-512; one value at a time, the branches are faster. */
+   AVX-512; one value at a time, the branches are faster. The two forms
+   share their arithmetic, and so their bits (test_mathf_twins). */
 
 /* a * b + c, in one rounding where the machine has a fast fmaf (as with
    -march=native or -mfma): the polynomials below are chains of these, and
@@ -48,6 +49,37 @@ const iris_param_info iris_params[] = {
 #define NC_FMAF(a, b, c) fmaf(a, b, c)
 #else
 #define NC_FMAF(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* exp(c) for c in [-103.972084, 88.7228394], where it is neither 0 nor
+   inf: 2^n exp(r), r = c - n ln 2 in [-ln2/2, ln2/2], ln 2 in two parts so
+   that n ln 2 is exact; exp(r) by a polynomial of degree 6; 2^n built from
+   its bits in two halves, so that results in the subnormals round once.
+   Both forms of nc_expf below share it, so they give the same bits. */
+static inline float nc_expf_within(float c) {
+  const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+  float n = NC_FMAF(c, 1.44269502f, shift) - shift;
+  float r = NC_FMAF(-n, 1.42860677e-06f, NC_FMAF(-n, 0.693145752f, c));
+  float q = NC_FMAF(NC_FMAF(NC_FMAF(r, 0.0013893838f, 0.00836312585f), r, 0.0416669436f), r, 0.166665778f);
+  float p = NC_FMAF(r * r, NC_FMAF(q, r, 0.5f), 1.0f + r);
+  float n1 = NC_FMAF(n, 0.5f, shift) - shift; /* n = n1 + (n - n1), both halves whole */
+  uint32_t bits1 = (uint32_t)((int)n1 + 127) << 23, bits2 = (uint32_t)((int)(n - n1) + 127) << 23;
+  float s1, s2;
+  memcpy(&s1, &bits1, sizeof s1);
+  memcpy(&s2, &bits2, sizeof s2);
+  return p * s1 * s2;
+}
+
+/* tanh(x) = x + x^3 P(x^2) for |x| < 0.55, whose x^3 term cancels
+   nothing; beyond, tanh|x| = 1 - 2 / (exp(2|x|) + 1), at least 0.5. Only
+   where the model has a tanh: an unused static function is a warning. */
+#ifdef NC_USES_TANHF
+static inline float nc_tanhf_near0(float x) {
+  float z = x * x;
+  float q = NC_FMAF(NC_FMAF(NC_FMAF(z, 0.00239218958f, -0.00841061771f), z, 0.0217816718f), z, -0.0539594665f);
+  return NC_FMAF(x * z, NC_FMAF(NC_FMAF(q, z, 0.133332923f), z, -0.333333313f), x);
+}
+static inline float nc_tanhf_beyond(float a) { return 1.0f - 2.0f / (nc_expf_within(2.0f * a) + 1.0f); }
 #endif
 
 #ifdef NC_LANES
@@ -64,82 +96,45 @@ static inline float nc_pickf(int keep, float a, float b) {
   return a;
 }
 
-/* exp(x) = 2^n exp(r), r = x - n ln 2 in [-ln2/2, ln2/2], ln 2 in two parts
-   so that n ln 2 is exact; exp(r) by a polynomial of degree 6; 2^n built
-   from its bits in two halves, so that results in the subnormals round
-   once. x is clamped first, so that every step is defined for every x
-   (NaN too), and the special cases are picked at the end. */
+/* x is clamped first, so that every step is defined for every x (NaN
+   too), and the special cases are picked at the end. */
 static inline float nc_expf(float x) {
   float c = nc_pickf(x < 88.7228394f, x, 88.7228394f);
   c = nc_pickf(c > -103.972084f, c, -103.972084f);
-  const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float n = NC_FMAF(c, 1.44269502f, shift) - shift;
-  float r = NC_FMAF(-n, 1.42860677e-06f, NC_FMAF(-n, 0.693145752f, c));
-  float q = NC_FMAF(NC_FMAF(NC_FMAF(r, 0.0013893838f, 0.00836312585f), r, 0.0416669436f), r, 0.166665778f);
-  float p = NC_FMAF(r * r, NC_FMAF(q, r, 0.5f), 1.0f + r);
-  float n1 = NC_FMAF(n, 0.5f, shift) - shift; /* n = n1 + (n - n1), both halves whole */
-  uint32_t bits1 = (uint32_t)((int)n1 + 127) << 23, bits2 = (uint32_t)((int)(n - n1) + 127) << 23;
-  float s1, s2;
-  memcpy(&s1, &bits1, sizeof s1);
-  memcpy(&s2, &bits2, sizeof s2);
-  float y = nc_pickf(x < -103.972084f, 0.0f, p * s1 * s2);
+  float y = nc_pickf(x < -103.972084f, 0.0f, nc_expf_within(c));
   return nc_pickf(x < 88.7228394f, y, nc_pickf(x > 0, HUGE_VALF, x)); /* overflow, +inf, NaN */
 }
 
-/* tanh(x): x + x^3 P(x^2) where |x| < 0.55, whose x^3 term cancels nothing;
-   1 - 2 / (exp(2|x|) + 1) beyond, where the result is at least 0.5, with
-   |x| clamped at 9.1, past which tanh rounds to 1; x itself below 2^-12,
-   where x^3 / 3 is below half an ulp (and -0 stays -0). Only where the
-   model has a tanh: an unused static function is a warning. */
+/* |x| is clamped at 9.1, past which tanh rounds to 1; x itself below
+   2^-12, where x^3 / 3 is below half an ulp (and -0 stays -0). */
 #ifdef NC_USES_TANHF
 static inline float nc_tanhf(float x) {
-  float a = fabsf(x), z = x * x;
-  float q = NC_FMAF(NC_FMAF(NC_FMAF(z, 0.00239218958f, -0.00841061771f), z, 0.0217816718f), z, -0.0539594665f);
-  float near0 = NC_FMAF(x * z, NC_FMAF(NC_FMAF(q, z, 0.133332923f), z, -0.333333313f), x);
-  float t = 1.0f - 2.0f / (nc_expf(2.0f * nc_pickf(a < 9.1f, a, 9.1f)) + 1.0f);
-  float y = nc_pickf(a < 0.55f, near0, copysignf(t, x));
+  float a = fabsf(x);
+  float y = nc_pickf(a < 0.55f, nc_tanhf_near0(x), copysignf(nc_tanhf_beyond(nc_pickf(a < 9.1f, a, 9.1f)), x));
   y = nc_pickf(a < 2.44140625e-4f, x, y);
   return nc_pickf(x == x, y, x);
 }
 #endif
 #else
-/* exp(x) = 2^n exp(r), r = x - n ln 2 in [-ln2/2, ln2/2], ln 2 in two parts
-   so that n ln 2 is exact; exp(r) by a polynomial of degree 6; 2^n built
-   from its bits in two halves, so that results in the subnormals round once. */
 static inline float nc_expf(float x) {
   if (!(x < 88.7228394f)) /* overflow, +inf, NaN */
     return x > 0 ? HUGE_VALF : x;
   if (x < -103.972084f)
     return 0.0f;
-  const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float n = (x * 1.44269502f + shift) - shift;
-  float r = (x - n * 0.693145752f) - n * 1.42860677e-06f;
-  float p = 1.0f + r + r * r * (0.5f + r * (0.166665778f + r * (0.0416669436f + r * (0.00836312585f + r * 0.0013893838f))));
-  int e = (int)n, e1 = e / 2;
-  uint32_t bits1 = (uint32_t)(e1 + 127) << 23, bits2 = (uint32_t)(e - e1 + 127) << 23;
-  float s1, s2;
-  memcpy(&s1, &bits1, sizeof s1);
-  memcpy(&s2, &bits2, sizeof s2);
-  return p * s1 * s2;
+  return nc_expf_within(x);
 }
 
-/* tanh(x): x + x^3 P(x^2) where |x| < 0.55, whose x^3 term cancels nothing;
-   1 - 2 / (exp(2|x|) + 1) beyond, where the result is at least 0.5; 1 past
-   9.1, where tanh rounds to 1. Only where the model has a tanh: an unused
-   static function is a warning. */
+/* As in lanes, with branches: 1 past 9.1, where tanh rounds to 1. */
 #ifdef NC_USES_TANHF
 static inline float nc_tanhf(float x) {
   float a = x < 0 ? -x : x;
   if (a < 2.44140625e-4f) /* 2^-12: x^3 / 3 is below half an ulp; and -0 stays -0 */
     return x;
-  if (a < 0.55f) {
-    float z = x * x;
-    return x + x * z * (-0.333333313f + z * (0.133332923f + z * (-0.0539594665f + z * (0.0217816718f +
-                                                                  z * (-0.00841061771f + z * 0.00239218958f)))));
-  }
+  if (a < 0.55f)
+    return nc_tanhf_near0(x);
   if (a > 9.1f)
     return x < 0 ? -1.0f : 1.0f;
-  float t = 1.0f - 2.0f / (nc_expf(2.0f * a) + 1.0f);
+  float t = nc_tanhf_beyond(a);
   return x < 0 ? -t : t;
 }
 #endif

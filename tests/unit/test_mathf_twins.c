@@ -1,0 +1,79 @@
+/* test_mathf_twins.c: the two forms of templates/mathf.c, with branches
+   (one value at a time) and without them (in lanes), give the same bits
+   over every 127th float bit pattern, NaN apart, so that a model's values
+   do not depend on whether a batch runs in lanes. Built with -mfma where
+   the machine is x86-64 (see the Makefile), as generated code is under
+   -march=native; without it both forms round twice alike. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <math.h>
+
+#include <cmocka.h>
+
+/* The lanes form under names of its own, then the form with branches. */
+#define NC_USES_TANHF
+#define NC_LANES 8
+#define nc_expf_within lanes_expf_within
+#define nc_tanhf_near0 lanes_tanhf_near0
+#define nc_tanhf_beyond lanes_tanhf_beyond
+#define nc_pickf lanes_pickf
+#define nc_expf lanes_expf
+#define nc_tanhf lanes_tanhf
+#include "../../templates/mathf.c"
+#undef NC_LANES
+#undef nc_expf_within
+#undef nc_tanhf_near0
+#undef nc_tanhf_beyond
+#undef nc_pickf
+#undef nc_expf
+#undef nc_tanhf
+#include "../../templates/mathf.c"
+
+/* How many of the sweep's floats F and G map to different bits. */
+static long differences(float (*f)(float), float (*g)(float), float *first) {
+  long count = 0;
+  for (uint64_t bits = 0; bits < 0x100000000u; bits += 127) {
+    uint32_t b = (uint32_t)bits;
+    float x, y, z;
+    memcpy(&x, &b, sizeof x);
+    y = f(x), z = g(x);
+    if (memcmp(&y, &z, sizeof y) != 0 && !(isnan(y) && isnan(z)) && count++ == 0)
+      *first = x;
+  }
+  return count;
+}
+
+static void exp_forms_agree(void **state) {
+  (void)state;
+  float first = 0;
+  long count = differences(nc_expf, lanes_expf, &first);
+  if (count)
+    fail_msg("nc_expf: %ld floats differ between the forms, first %.9g", count, (double)first);
+}
+
+static void tanh_forms_agree(void **state) {
+  (void)state;
+  float first = 0;
+  long count = differences(nc_tanhf, lanes_tanhf, &first);
+  if (count)
+    fail_msg("nc_tanhf: %ld floats differ between the forms, first %.9g", count, (double)first);
+}
+
+int main(void) {
+#if defined(FP_FAST_FMAF) && defined(__x86_64__)
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("fma")) {
+    printf("mathf twins: this processor has no FMA; nothing to test\n");
+    return 0;
+  }
+#endif
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(exp_forms_agree),
+      cmocka_unit_test(tanh_forms_agree),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
