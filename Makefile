@@ -173,13 +173,17 @@ $(BUILD)/tests/test_models: LDFLAGS += -fopenmp
 $(BUILD)/tests/test_models: LDLIBS += -lopenblas
 
 # The vector kernel of gemm() too, where the compiler and processor have it:
-# test_gemm_avx2 (float) and test_gemm_double test it directly, the layers
+# test_gemm_avx2 (float) and test_gemm_double test it directly, and in
+# 512-bit vectors test_gemm_avx512 and test_gemm_double_avx512; the layers
 # model through generated code.
 ifeq ($(shell uname -m),x86_64)
 $(BUILD)/tests/test_gemm_avx2.o: CFLAGS += -mavx2 -mfma -fopenmp
 $(BUILD)/tests/test_gemm_double.o: CFLAGS += -mavx2 -mfma
 $(BUILD)/tests/test_mathf_fma.o $(BUILD)/tests/test_mathf_twins.o: CFLAGS += -mfma
 $(BUILD)/tests/test_gemm_avx2: LDFLAGS += -fopenmp
+$(BUILD)/tests/test_gemm_avx512.o: CFLAGS += -mavx512f -mavx2 -mfma -fopenmp
+$(BUILD)/tests/test_gemm_double_avx512.o: CFLAGS += -mavx512f -mavx2 -mfma
+$(BUILD)/tests/test_gemm_avx512: LDFLAGS += -fopenmp
 $(BUILD)/gen/layers.o $(BUILD)/gen/layers_threads.o $(BUILD)/gen/choices_float.o: CFLAGS += -march=native
 # the xor twins alike, so that all three use the same fmaf
 $(BUILD)/gen/xor_lanes.o $(BUILD)/gen/xor_each.o $(BUILD)/gen/xor_threads.o: CFLAGS += -march=native

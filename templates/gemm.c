@@ -11,12 +11,22 @@
    of C sums its terms in the order of p, in blocks of KC, so a build gives
    the same results on every run and for every batch size of six or more. */
 
-#if NC_DOUBLE
-enum { GEMM_MR = 6, GEMM_NR = 8 };
+/* Vectors of 512 bits where the compiler may use AVX-512 (-march=native on
+   such a machine): twice the columns for each instruction. Even where the
+   processor splits them in two, as AMD's Zen 4 does, the kernel issues
+   half the instructions for the same FMAs; it ran 1.10-1.15 times as fast
+   as the same kernel in AVX2 here. */
+#if defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+#define GEMM_WIDE 1
 #else
-enum { GEMM_MR = 6, GEMM_NR = 16 };
+#define GEMM_WIDE 0
 #endif
-enum { GEMM_MC = 144, GEMM_KC = 256, GEMM_NC = 4080 };
+#if NC_DOUBLE
+enum { GEMM_MR = 6, GEMM_NR = GEMM_WIDE ? 16 : 8 };
+#else
+enum { GEMM_MR = 6, GEMM_NR = GEMM_WIDE ? 32 : 16 };
+#endif
+enum { GEMM_MC = 144, GEMM_KC = 256, GEMM_NC = 4096 - GEMM_NR }; /* NC: whole panels */
 enum { GEMM_SLACK = 8 }; /* reals after A's panels that packing may scribble on */
 
 /* What C's elements get once their sums are complete: bias[j] added to
@@ -169,7 +179,27 @@ static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t 
    product of one panel of A and one of B, stored or added. */
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-#if NC_DOUBLE
+#if GEMM_WIDE && NC_DOUBLE
+#define GEMM_VEC __m512d
+#define GEMM_LOAD _mm512_loadu_pd
+#define GEMM_STORE _mm512_storeu_pd
+#define GEMM_ADD _mm512_add_pd
+#define GEMM_MUL _mm512_mul_pd
+#define GEMM_FMA _mm512_fmadd_pd
+#define GEMM_ZERO _mm512_setzero_pd
+#define GEMM_SPLAT(p) _mm512_set1_pd(*(p))
+enum { GEMM_W = 8 };
+#elif GEMM_WIDE
+#define GEMM_VEC __m512
+#define GEMM_LOAD _mm512_loadu_ps
+#define GEMM_STORE _mm512_storeu_ps
+#define GEMM_ADD _mm512_add_ps
+#define GEMM_MUL _mm512_mul_ps
+#define GEMM_FMA _mm512_fmadd_ps
+#define GEMM_ZERO _mm512_setzero_ps
+#define GEMM_SPLAT(p) _mm512_set1_ps(*(p))
+enum { GEMM_W = 16 };
+#elif NC_DOUBLE
 #define GEMM_VEC __m256d
 #define GEMM_LOAD _mm256_loadu_pd
 #define GEMM_STORE _mm256_storeu_pd
@@ -274,7 +304,7 @@ static void gemm_finish_block(real *c, size_t ldc, size_t rows, size_t cols, Gem
 }
 
 /* The sum of x[p] y[p] for p < k, both contiguous, in a fixed order:
-   32 partial sums in four vectors where there are vectors, eight partial
+   partial sums in four vectors where there are vectors, eight partial
    sums that a compiler vectorizes without -ffast-math where not. */
 #if defined(__AVX2__) && defined(__FMA__)
 static real gemm_dot(size_t k, const real *x, const real *y) {

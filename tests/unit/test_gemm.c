@@ -115,10 +115,10 @@ static real fma_by_steps(real x, real y, real z) { return x * y + z; }
 
 static const Layout layouts[] = {{false, false}, {false, true}, {true, false}, {true, true}};
 
-/* Small sizes, each edge of a 6 x 16 panel and of the blocks below them. */
+/* Small sizes, each edge of a 6 x 16 or 6 x 32 panel and of the blocks below them. */
 static void small_sizes(void **state) {
   (void)state;
-  static const size_t sizes[] = {1, 2, 5, 6, 7, 12, 15, 16, 17, 33};
+  static const size_t sizes[] = {1, 2, 5, 6, 7, 12, 15, 16, 17, 31, 32, 33};
   for (size_t l = 0; l < 4; l++)
     for (size_t im = 0; im < sizeof sizes / sizeof *sizes; im++)
       for (size_t in = 0; in < sizeof sizes / sizeof *sizes; in++)
@@ -151,7 +151,7 @@ static void row_path_sizes(void **state) {
    contiguous the row path's dot products stay: C + s * (a_i b_j). */
 static void outer_product_sizes(void **state) {
   (void)state;
-  static const size_t ms[] = {1, 6, 7, 32, 128}, ns[] = {1, 7, 8, 9, 32, 40, 63, 64, 65, 72, 100, 784};
+  static const size_t ms[] = {1, 6, 7, 32, 128}, ns[] = {1, 7, 8, 9, 32, 40, 63, 64, 65, 72, 100, 127, 128, 129, 784};
   for (size_t l = 0; l < 4; l++)
     for (size_t im = 0; im < sizeof ms / sizeof *ms; im++)
       for (size_t in = 0; in < sizeof ns / sizeof *ns; in++) {
@@ -254,7 +254,7 @@ static void blocked_sizes(void **state) {
     }
 }
 
-/* Past NC = 4080 columns; with threads, shares of whole panels. */
+/* Past NC (4064 to 4088 columns); with threads, shares of whole panels. */
 static void wide_product(void **state) {
   (void)state;
   check_product(8, 4100, 3, layouts[0], 0);
@@ -324,19 +324,24 @@ static void empty_sum(void **state) {
    each in whole cache lines, one set per thread. */
 static void pack_size_is_enough(void **state) {
   (void)state;
-  assert_int_equal(gemm_pack_size(1, 1, 1), 16 + 16);                 /* 6 + slack 8, 16 */
+  /* A: 6 rows + slack 8, in whole cache lines; B: a panel of NR, the same */
+  assert_int_equal(gemm_pack_size(1, 1, 1), 16 + (GEMM_NR == 32 ? 32 : 16));
   assert_int_equal(gemm_pack_size(1000, 10000, 1000), GEMM_MC * GEMM_KC + 16 + GEMM_KC * GEMM_NC);
-#if NC_DOUBLE
-  assert_int_equal(gemm_pack_size(7, 17, 3), 48 + 80);                 /* 12 * 3 + 8, 3 * 24 */
-  assert_int_equal(gemm_scratch(7, 17, 3), NC_THREADS * 128);
-#else
-  assert_int_equal(gemm_pack_size(7, 17, 3), 48 + 96);                 /* 12 * 3 + 8, 3 * 32 */
-  assert_int_equal(gemm_scratch(7, 17, 3), NC_THREADS * 144);
-#endif
+  /* A: 12 * 3 + 8; B: 3 steps of 17 columns, 24 wide in panels of 8, 32 in panels of 16 or 32 */
+  size_t b_part = GEMM_NR == 8 ? 80 : 96;
+  assert_int_equal(gemm_pack_size(7, 17, 3), 48 + b_part);
+  assert_int_equal(gemm_scratch(7, 17, 3), NC_THREADS * (48 + b_part));
 }
 
 int main(void) {
-#if defined(__AVX2__) && defined(__FMA__)
+#if GEMM_WIDE
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("fma")) {
+    printf("gemm: this processor has no AVX-512 and FMA; nothing to test\n");
+    return 0;
+  }
+  printf("gemm: the AVX-512 kernel, %s, %d threads\n", NC_DOUBLE ? "double" : "float", NC_THREADS);
+#elif defined(__AVX2__) && defined(__FMA__)
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
     printf("gemm: this processor has no AVX2 and FMA; nothing to test\n");
