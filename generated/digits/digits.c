@@ -462,9 +462,11 @@ static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t 
         for (; p + 8 <= kc; p += 8)
           for (size_t j = 0; j < GEMM_NR; j += 8)
             gemm_transpose8(b + p + (q + j) * csb, csb, pack + p * GEMM_NR + j, GEMM_NR);
-      for (; p < kc; p++)
-        for (size_t j = 0; j < GEMM_NR; j++)
-          pack[p * GEMM_NR + j] = j < cols ? b[p + (q + j) * csb] : 0;
+      else /* the last panel: zero, then its columns, each along B^T's row */
+        memset(pack, 0, sizeof(real) * GEMM_NR * kc);
+      for (size_t j = 0; j < cols; j++)
+        for (size_t pj = p; pj < kc; pj++)
+          pack[pj * GEMM_NR + j] = b[pj + (q + j) * csb];
     }
     pack += GEMM_NR * kc;
   }
@@ -529,6 +531,7 @@ enum { GEMM_W = 8 };
     c##R##0 = GEMM_FMA(ar, b0, c##R##0);                                                                              \
     c##R##1 = GEMM_FMA(ar, b1, c##R##1);                                                                              \
   }
+#define GEMM_STEP_HALF(R) c##R##0 = GEMM_FMA(GEMM_SPLAT(a + R), b0, c##R##0);
 #define GEMM_PUT(R)                                                                                                   \
   GEMM_STORE(out + R * ld, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld), c##R##0) : c##R##0);                          \
   GEMM_STORE(out + R * ld + GEMM_W, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld + GEMM_W), c##R##1) : c##R##1);
@@ -540,6 +543,12 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
   }
   GEMM_ROWS(GEMM_DECLARE)
   size_t p = 0;
+  if (cols <= GEMM_W) { /* a panel at most half full (10 classes): half the FMAs */
+    for (; p < kc; p++, a += GEMM_MR, b += GEMM_NR) {
+      GEMM_VEC b0 = GEMM_LOAD(b);
+      GEMM_ROWS(GEMM_STEP_HALF)
+    }
+  }
   for (; p + 4 <= kc; p += 4) { /* four steps a turn: fewer branches between the FMAs */
     GEMM_VEC b0 = GEMM_LOAD(b), b1 = GEMM_LOAD(b + GEMM_W);
     GEMM_ROWS(GEMM_STEP)
@@ -600,24 +609,46 @@ static void gemm_finish_block(real *c, size_t ldc, size_t rows, size_t cols, Gem
 
 /* The sum of x[p] y[p] for p < k, both contiguous, in a fixed order:
    partial sums in four vectors where there are vectors, eight partial
-   sums that a compiler vectorizes without -ffast-math where not. */
+   sums that a compiler vectorizes without -ffast-math where not. The
+   vectors are of 256 bits even where the kernel's are of 512: four of 512
+   bits need 64 steps, and the rows a dot product reads are seldom 64-byte
+   aligned, so that each 512-bit load crosses a cache line (10 classes
+   took 1.15-1.5 times as long with them). */
 #if defined(__AVX2__) && defined(__FMA__)
+#if NC_DOUBLE
+#define GEMM_DOT_VEC __m256d
+#define GEMM_DOT_LOAD _mm256_loadu_pd
+#define GEMM_DOT_STORE _mm256_storeu_pd
+#define GEMM_DOT_ADD _mm256_add_pd
+#define GEMM_DOT_FMA _mm256_fmadd_pd
+#define GEMM_DOT_ZERO _mm256_setzero_pd
+enum { GEMM_DOT_W = 4 };
+#else
+#define GEMM_DOT_VEC __m256
+#define GEMM_DOT_LOAD _mm256_loadu_ps
+#define GEMM_DOT_STORE _mm256_storeu_ps
+#define GEMM_DOT_ADD _mm256_add_ps
+#define GEMM_DOT_FMA _mm256_fmadd_ps
+#define GEMM_DOT_ZERO _mm256_setzero_ps
+enum { GEMM_DOT_W = 8 };
+#endif
 static real gemm_dot(size_t k, const real *x, const real *y) {
-  GEMM_VEC s0 = GEMM_ZERO(), s1 = GEMM_ZERO(), s2 = GEMM_ZERO(), s3 = GEMM_ZERO();
+  GEMM_DOT_VEC s0 = GEMM_DOT_ZERO(), s1 = GEMM_DOT_ZERO(), s2 = GEMM_DOT_ZERO(), s3 = GEMM_DOT_ZERO();
   size_t p = 0;
-  for (; p + 4 * GEMM_W <= k; p += 4 * GEMM_W) {
-    s0 = GEMM_FMA(GEMM_LOAD(x + p), GEMM_LOAD(y + p), s0);
-    s1 = GEMM_FMA(GEMM_LOAD(x + p + GEMM_W), GEMM_LOAD(y + p + GEMM_W), s1);
-    s2 = GEMM_FMA(GEMM_LOAD(x + p + 2 * GEMM_W), GEMM_LOAD(y + p + 2 * GEMM_W), s2);
-    s3 = GEMM_FMA(GEMM_LOAD(x + p + 3 * GEMM_W), GEMM_LOAD(y + p + 3 * GEMM_W), s3);
+  for (; p + 4 * GEMM_DOT_W <= k; p += 4 * GEMM_DOT_W) {
+    s0 = GEMM_DOT_FMA(GEMM_DOT_LOAD(x + p), GEMM_DOT_LOAD(y + p), s0);
+    s1 = GEMM_DOT_FMA(GEMM_DOT_LOAD(x + p + GEMM_DOT_W), GEMM_DOT_LOAD(y + p + GEMM_DOT_W), s1);
+    s2 = GEMM_DOT_FMA(GEMM_DOT_LOAD(x + p + 2 * GEMM_DOT_W), GEMM_DOT_LOAD(y + p + 2 * GEMM_DOT_W), s2);
+    s3 = GEMM_DOT_FMA(GEMM_DOT_LOAD(x + p + 3 * GEMM_DOT_W), GEMM_DOT_LOAD(y + p + 3 * GEMM_DOT_W), s3);
   }
-  for (; p + GEMM_W <= k; p += GEMM_W)
-    s0 = GEMM_FMA(GEMM_LOAD(x + p), GEMM_LOAD(y + p), s0);
-  real part[GEMM_W];
-  GEMM_STORE(part, GEMM_ADD(GEMM_ADD(s0, s1), GEMM_ADD(s2, s3)));
-  real acc = 0;
-  for (int u = 0; u < GEMM_W; u++)
-    acc += part[u];
+  for (; p + GEMM_DOT_W <= k; p += GEMM_DOT_W)
+    s0 = GEMM_DOT_FMA(GEMM_DOT_LOAD(x + p), GEMM_DOT_LOAD(y + p), s0);
+  real part[GEMM_DOT_W];
+  GEMM_DOT_STORE(part, GEMM_DOT_ADD(GEMM_DOT_ADD(s0, s1), GEMM_DOT_ADD(s2, s3)));
+  for (int half = GEMM_DOT_W / 2; half > 0; half /= 2) /* a tree: fewer adds in a row than lanes */
+    for (int u = 0; u < half; u++)
+      part[u] += part[u + half];
+  real acc = part[0];
   for (size_t left = k - p, u = 0; u < left; u++) /* counted from 0, as in gemm_outer */
     acc += x[p + u] * y[p + u];
   return acc;
@@ -852,15 +883,19 @@ static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, s
   }
 }
 
+/* Does an M x N x K product go row by row (gemm_rows), not through panels?
+   With few rows or steps, and where it is so narrow that its one panel of
+   B would be more than a third zeros (10 classes in panels of 16 or 32):
+   the kernel's FMAs on the zeros cost more than dot products do. Decided
+   for the whole product, never for a thread's share of its columns, so
+   that the number of threads changes no sum's order. */
+static int gemm_by_rows(size_t m, size_t n, size_t k) { return m < GEMM_MR || k < 4 || 3 * n <= 2 * GEMM_NR; }
+
 /* One thread's product: blocks of C, each from packed panels. PACK holds
    gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
                         size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin,
                         real *pack) {
-  if (m < GEMM_MR || k < 4) {
-    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, fin);
-    return;
-  }
   real *pack_b = pack + gemm_pack_a_size(m, k);
   for (size_t jc = 0; jc < n; jc += GEMM_NC) {
     size_t nc = gemm_min(GEMM_NC, n - jc);
@@ -891,7 +926,7 @@ static size_t gemm_max(size_t a, size_t b) { return a > b ? a : b; }
    1, the other its leading dimension, transposed when its rows are the 1. */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
                  size_t csb, real *c, size_t ldc, int add, real scale, const real *bias, int relu, real *pack) {
-  (void)pack, (void)gemm_serial, (void)gemm_scratch;
+  (void)pack, (void)gemm_serial, (void)gemm_rows, (void)gemm_by_rows, (void)gemm_scratch;
   if (m == 0 || n == 0)
     return;
   GemmFinish fin = {bias, relu};
@@ -916,8 +951,12 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
                  size_t csb, real *c, size_t ldc, int add, real scale, const real *bias, int relu, real *pack) {
   GemmFinish fin = {bias, relu};
+  if (gemm_by_rows(m, n, k)) {
+    gemm_rows(m, n, k, a, rsa, csa, b, rsb, csb, c, ldc, add, scale, fin);
+    return;
+  }
 #if NC_THREADS > 1 && defined(_OPENMP)
-  if (m >= GEMM_MR && k >= 4 && n >= 2 * GEMM_NR && (double)m * (double)n * (double)k >= 65536.0) {
+  if (n >= 2 * GEMM_NR && (double)m * (double)n * (double)k >= 65536.0) {
     size_t share = gemm_round_up((n + NC_THREADS - 1) / NC_THREADS, GEMM_NR);
     size_t each = gemm_pack_size(m, share, k);
 #pragma omp parallel for num_threads(NC_THREADS) schedule(static)
