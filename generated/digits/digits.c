@@ -300,9 +300,10 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
    asked (a forward product's epilogue), with A(i, p) = a[i * rsa + p * csa]
    and B(p, j) = b[p * rsb + j * csb]: the strides say which operand is
    transposed, so one routine serves Y = X W^T, dX = dY W and dW += dY^T X.
-   Blocks of A (MC x KC) and B (KC x NC) are copied into panels of MR rows
-   and NR columns, in the order the micro-kernel reads them; the kernel
-   keeps an MR x NR block of C in registers across KC steps. Each element
+   Blocks of B (KC x NC) are copied into panels of NR columns, in the order
+   the micro-kernel reads them, and blocks of A (MC x KC) into panels of MR
+   rows unless the kernel reads A where it is; the kernel keeps an MR x NR
+   block of C in registers across KC steps. Each element
    of C sums its terms in the order of p, in blocks of KC, so a build gives
    the same results on every run and for every batch size of six or more. */
 
@@ -473,7 +474,8 @@ static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t 
 }
 
 /* The MR x NR block of C at c (rows x cols of it inside C): the KC-long
-   product of one panel of A and one of B, stored or added. */
+   product of MR rows of A, A(i, p) at a[i * rsa + p * csa] (a panel: rsa
+   1, csa MR), and one panel of B, stored or added. */
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #if GEMM_WIDE && NC_DOUBLE
@@ -525,26 +527,28 @@ enum { GEMM_W = 8 };
 #define GEMM_PREFETCH(R)                                                                                              \
   _mm_prefetch((const char *)(c + R * ldc), _MM_HINT_T0);                                                             \
   _mm_prefetch((const char *)(c + R * ldc + GEMM_NR - 1), _MM_HINT_T0);
+#define GEMM_ROW_OF_A(R) const real *a##R = a + (R < rows ? R : rows - 1) * rsa;
 #define GEMM_STEP(R)                                                                                                  \
   {                                                                                                                   \
-    GEMM_VEC ar = GEMM_SPLAT(a + R);                                                                                  \
+    GEMM_VEC ar = GEMM_SPLAT(a##R + o);                                                                               \
     c##R##0 = GEMM_FMA(ar, b0, c##R##0);                                                                              \
     c##R##1 = GEMM_FMA(ar, b1, c##R##1);                                                                              \
   }
-#define GEMM_STEP_HALF(R) c##R##0 = GEMM_FMA(GEMM_SPLAT(a + R), b0, c##R##0);
+#define GEMM_STEP_HALF(R) c##R##0 = GEMM_FMA(GEMM_SPLAT(a##R + o), b0, c##R##0);
 #define GEMM_PUT(R)                                                                                                   \
   GEMM_STORE(out + R * ld, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld), c##R##0) : c##R##0);                          \
   GEMM_STORE(out + R * ld + GEMM_W, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld + GEMM_W), c##R##1) : c##R##1);
 
-static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
-                        int add, real scale) {
+static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const real *b, real *c, size_t ldc,
+                        size_t rows, size_t cols, int add, real scale) {
+  GEMM_ROWS(GEMM_ROW_OF_A) /* rows past the block repeat its last: their sums are never stored */
   if (rows == GEMM_MR) { /* C's block, read or written after the loop; rows past C are not C's to point at */
     GEMM_ROWS(GEMM_PREFETCH)
   }
   GEMM_ROWS(GEMM_DECLARE)
-  size_t p = 0;
+  size_t p = 0, o = 0; /* o: step p's offset in A's rows, p * csa */
   if (cols <= GEMM_W) { /* a panel at most half full (10 classes): half the FMAs */
-    for (; p < kc; p++, a += GEMM_MR, b += GEMM_NR) {
+    for (; p < kc; p++, o += csa, b += GEMM_NR) {
       GEMM_VEC b0 = GEMM_LOAD(b);
       GEMM_ROWS(GEMM_STEP_HALF)
     }
@@ -553,21 +557,21 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
     GEMM_VEC b0 = GEMM_LOAD(b), b1 = GEMM_LOAD(b + GEMM_W);
     GEMM_ROWS(GEMM_STEP)
     b0 = GEMM_LOAD(b + GEMM_NR), b1 = GEMM_LOAD(b + GEMM_NR + GEMM_W);
-    a += GEMM_MR;
+    o += csa;
     GEMM_ROWS(GEMM_STEP)
     b0 = GEMM_LOAD(b + 2 * GEMM_NR), b1 = GEMM_LOAD(b + 2 * GEMM_NR + GEMM_W);
-    a += GEMM_MR;
+    o += csa;
     GEMM_ROWS(GEMM_STEP)
     b0 = GEMM_LOAD(b + 3 * GEMM_NR), b1 = GEMM_LOAD(b + 3 * GEMM_NR + GEMM_W);
-    a += GEMM_MR;
+    o += csa;
     GEMM_ROWS(GEMM_STEP)
-    a += GEMM_MR;
+    o += csa;
     b += 4 * GEMM_NR;
   }
   for (; p < kc; p++) {
     GEMM_VEC b0 = GEMM_LOAD(b), b1 = GEMM_LOAD(b + GEMM_W);
     GEMM_ROWS(GEMM_STEP)
-    a += GEMM_MR;
+    o += csa;
     b += GEMM_NR;
   }
   if (scale != 1) {
@@ -586,14 +590,14 @@ static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t
 }
 #else
 /* Portable: the same sums in the same order, as plain loops. */
-static void gemm_kernel(size_t kc, const real *a, const real *b, real *c, size_t ldc, size_t rows, size_t cols,
-                        int add, real scale) {
+static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const real *b, real *c, size_t ldc,
+                        size_t rows, size_t cols, int add, real scale) {
   real acc[GEMM_MR][GEMM_NR];
   memset(acc, 0, sizeof acc);
-  for (size_t p = 0; p < kc; p++, a += GEMM_MR, b += GEMM_NR)
-    for (int i = 0; i < GEMM_MR; i++)
+  for (size_t p = 0; p < kc; p++, b += GEMM_NR)
+    for (size_t i = 0; i < rows; i++)
       for (int j = 0; j < GEMM_NR; j++)
-        acc[i][j] += a[i] * b[j];
+        acc[i][j] += a[i * rsa + p * csa] * b[j];
   for (size_t i = 0; i < rows; i++)
     for (size_t j = 0; j < cols; j++)
       c[i * ldc + j] = add ? c[i * ldc + j] + scale * acc[i][j] : scale * acc[i][j];
@@ -891,12 +895,23 @@ static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, s
    that the number of threads changes no sum's order. */
 static int gemm_by_rows(size_t m, size_t n, size_t k) { return m < GEMM_MR || k < 4 || 3 * n <= 2 * GEMM_NR; }
 
+/* Does the kernel read A where it is, rather than from panels? Where A's
+   rows are contiguous the kernel reads six of them side by side, as it
+   would a panel, and packing them took 40% of a 32 x 32 x 64 product
+   (1.47 times as fast without it, 1.2 times for 64 x 128 x 784). A
+   transposed A is read in place only while all of it fits in L1: each
+   step of a large one would read another line and page (1.2 times as
+   slow for 1024 x 1024 x 256). */
+static int gemm_reads_a_in_place(size_t m, size_t k, size_t csa) { return csa == 1 || m * k <= 4096; }
+
 /* One thread's product: blocks of C, each from packed panels. PACK holds
    gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
                         size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin,
                         real *pack) {
-  real *pack_b = pack + gemm_pack_a_size(m, k);
+  int in_place = gemm_reads_a_in_place(m, k, csa);
+  size_t rsp = in_place ? rsa : 1, csp = in_place ? csa : (size_t)GEMM_MR; /* the strides the kernel reads A by */
+  real *pack_b = in_place ? pack : pack + gemm_pack_a_size(m, k);
   for (size_t jc = 0; jc < n; jc += GEMM_NC) {
     size_t nc = gemm_min(GEMM_NC, n - jc);
     for (size_t pc = 0; pc < k; pc += GEMM_KC) {
@@ -904,12 +919,14 @@ static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa,
       gemm_pack_b(kc, nc, b + pc * rsb + jc * csb, rsb, csb, pack_b);
       for (size_t ic = 0; ic < m; ic += GEMM_MC) {
         size_t mc = gemm_min(GEMM_MC, m - ic);
-        gemm_pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pack);
+        if (!in_place)
+          gemm_pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, pack);
         for (size_t jr = 0; jr < nc; jr += GEMM_NR)
           for (size_t ir = 0; ir < mc; ir += GEMM_MR) {
             real *block = c + (ic + ir) * ldc + jc + jr;
             size_t rows = gemm_min(GEMM_MR, mc - ir), cols = gemm_min(GEMM_NR, nc - jr);
-            gemm_kernel(kc, pack + ir * kc, pack_b + jr * kc, block, ldc, rows, cols, add || pc > 0, scale);
+            const real *panel = in_place ? a + (ic + ir) * rsa + pc * csa : pack + ir * kc;
+            gemm_kernel(kc, panel, rsp, csp, pack_b + jr * kc, block, ldc, rows, cols, add || pc > 0, scale);
             if ((fin.bias || fin.relu) && pc + kc == k)
               gemm_finish_block(block, ldc, rows, cols, gemm_finish_at(fin, jc + jr));
           }
