@@ -323,7 +323,6 @@ enum { GEMM_MR = 6, GEMM_NR = GEMM_WIDE ? 16 : 8 };
 enum { GEMM_MR = 6, GEMM_NR = GEMM_WIDE ? 32 : 16 };
 #endif
 enum { GEMM_MC = 144, GEMM_KC = 256, GEMM_NC = 4096 - GEMM_NR }; /* NC: whole panels */
-enum { GEMM_SLACK = 8 }; /* reals after A's panels that packing may scribble on */
 
 /* What C's elements get once their sums are complete: bias[j] added to
    column j (NULL: nothing), then max(x, 0) if relu. A forward product's
@@ -351,7 +350,7 @@ static size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
 /* Reals of panels one thread packs for an M x N x K product: whole
    cache lines, so each thread's panels start 64-byte aligned. */
 static size_t gemm_pack_a_size(size_t m, size_t k) {
-  return gemm_round_up(gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * gemm_min(k, GEMM_KC) + GEMM_SLACK, 16);
+  return gemm_round_up(gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * gemm_min(k, GEMM_KC), 16);
 }
 
 static size_t gemm_pack_size(size_t m, size_t n, size_t k) {
@@ -395,46 +394,25 @@ static void gemm_transpose8(const float *src, size_t lds, float *dst, size_t ldd
     _mm256_storeu_ps(dst + k * ldd, r[k]);
 }
 
-/* dst[p * MR + i] = src[i * lds + p] for p < 8, i < MR = 6: eight steps of
-   an A panel. Each store of 8 writes 2 past its step, which the next
-   store overwrites; past the last panel they fall in GEMM_SLACK. */
-static void gemm_rows8(const float *src, size_t lds, float *dst) {
-  __m256 r[8];
-  for (int k = 0; k < GEMM_MR; k++)
-    r[k] = _mm256_loadu_ps(src + k * lds);
-  r[6] = r[7] = _mm256_setzero_ps();
-  gemm_transpose_block(r);
-  for (int k = 0; k < 8; k++)
-    _mm256_storeu_ps(dst + k * GEMM_MR, r[k]);
-}
 #else
 static void gemm_transpose8(const real *src, size_t lds, real *dst, size_t ldd) {
   for (size_t p = 0; p < 8; p++)
     for (size_t j = 0; j < 8; j++)
       dst[p * ldd + j] = src[j * lds + p];
 }
-
-static void gemm_rows8(const real *src, size_t lds, real *dst) {
-  for (size_t p = 0; p < 8; p++)
-    for (size_t i = 0; i < GEMM_MR; i++)
-      dst[p * GEMM_MR + i] = src[i * lds + p];
-}
 #endif
 
 /* A(i0.., p0..) for MC x KC into panels of MR rows: panel r holds
-   A(i0 + r * MR + i, p0 + p) at [p * MR + i]; rows past M are zero. */
+   A(i0 + r * MR + i, p0 + p) at [p * MR + i]. The rows of the last panel
+   past M are left as they are: the kernel never reads them. Only a
+   transposed A gets here (gemm_reads_a_in_place). */
 static void gemm_pack_a(size_t mc, size_t kc, const real *a, size_t rsa, size_t csa, real *pack) {
   for (size_t r = 0; r < mc; r += GEMM_MR) {
     size_t rows = gemm_min(GEMM_MR, mc - r), p = 0;
-    if (rows == GEMM_MR && csa == 1) /* rows of A along p: eight steps at a time */
-      for (; p + 8 <= kc; p += 8)
-        gemm_rows8(a + r * rsa + p, rsa, pack + p * GEMM_MR);
     if (rows == GEMM_MR && rsa == 1) /* A^T stored row-major: a step is MR contiguous reals */
       for (; p < kc; p++)
         for (size_t i = 0; i < GEMM_MR; i++)
           pack[p * GEMM_MR + i] = a[r + i + p * csa];
-    if (rows < GEMM_MR) /* the last panel: zero, then its rows */
-      memset(pack, 0, sizeof(real) * GEMM_MR * kc);
     for (; p < kc; p++)
       for (size_t i = 0; i < rows; i++)
         pack[p * GEMM_MR + i] = a[(r + i) * rsa + p * csa];

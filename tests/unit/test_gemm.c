@@ -324,10 +324,10 @@ static void empty_sum(void **state) {
    each in whole cache lines, one set per thread. */
 static void pack_size_is_enough(void **state) {
   (void)state;
-  /* A: 6 rows + slack 8, in whole cache lines; B: a panel of NR, the same */
+  /* A: a panel of 6 rows, in whole cache lines; B: a panel of NR, the same */
   assert_int_equal(gemm_pack_size(1, 1, 1), 16 + (GEMM_NR == 32 ? 32 : 16));
-  assert_int_equal(gemm_pack_size(1000, 10000, 1000), GEMM_MC * GEMM_KC + 16 + GEMM_KC * GEMM_NC);
-  /* A: 12 * 3 + 8; B: 3 steps of 17 columns, 24 wide in panels of 8, 32 in panels of 16 or 32 */
+  assert_int_equal(gemm_pack_size(1000, 10000, 1000), GEMM_MC * GEMM_KC + GEMM_KC * GEMM_NC);
+  /* A: 12 * 3; B: 3 steps of 17 columns, 24 wide in panels of 8, 32 in panels of 16 or 32 */
   size_t b_part = GEMM_NR == 8 ? 80 : 96;
   assert_int_equal(gemm_pack_size(7, 17, 3), 48 + b_part);
   assert_int_equal(gemm_scratch(7, 17, 3), NC_THREADS * (48 + b_part));
