@@ -2448,7 +2448,8 @@ void emit_target_classes(FILE *f, const Program *p) {
 static const char *mathf_block(const Emit *E, Arena *a) {
   if (!E->uses_mathf)
     return "";
-  return arena_printf(a, "%s%s", E->uses_mathf & 2 ? "#define NC_USES_TANHF\n" : "", template_text("mathf.c"));
+  return arena_printf(a, "%s%s%s", E->uses_mathf & 1 ? "#define NC_USES_EXPF\n" : "",
+                      E->uses_mathf & 2 ? "#define NC_USES_TANHF\n" : "", template_text("mathf.c"));
 }
 
 /* The matrix product of templates/gemm.c, for the build's precision; nothing without products over the batch. */

@@ -224,7 +224,7 @@ enum { GEMM_W = 8 };
 
 static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const real *b, real *c, size_t ldc,
                         size_t rows, size_t cols, int add, real scale) {
-  GEMM_ROWS(GEMM_ROW_OF_A) /* rows past the block repeat its last: their sums are never stored */
+  GEMM_ROWS(GEMM_ROW_OF_A) /* rows past the block repeat its last: their sums stop in the tile */
   if (rows == GEMM_MR) { /* C's block, read or written after the loop; rows past C are not C's to point at */
     GEMM_ROWS(GEMM_PREFETCH)
   }
@@ -547,8 +547,8 @@ static void gemm_nonzero_rows(size_t m, size_t i0, size_t n, const real *a, size
 }
 
 /* Too few rows or steps for panels to pay (a batch of one, an outer
-   product of one example): each row of C straight from the operands,
-   then finished. */
+   product of one example), or too few columns (gemm_by_rows): each row
+   of C straight from the operands, then finished. */
 static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
                       size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin) {
   if (gemm_skips_zero_rows(n, k, b, csb, add, scale, fin)) {
@@ -587,8 +587,9 @@ static int gemm_by_rows(size_t m, size_t n, size_t k) { return m < GEMM_MR || k 
    slow for 1024 x 1024 x 256). */
 static int gemm_reads_a_in_place(size_t m, size_t k, size_t csa) { return csa == 1 || m * k <= 4096; }
 
-/* One thread's product: blocks of C, each from packed panels. PACK holds
-   gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
+/* One thread's product: blocks of C, each from a packed panel of B and
+   MR rows of A, packed or where they are (gemm_reads_a_in_place). PACK
+   holds gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
                         size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin,
                         real *pack) {
@@ -644,10 +645,10 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 #else
 /* C (+)= s A B, then finished with BIAS (NULL: none) and RELU. With
    NC_THREADS, large products split C's columns between the threads in
-   whole panels: each packs its own B and A into its own scratch and
-   stores only its own columns, so no two threads ever write the same
-   cache line of panels, and every element sums in the same order
-   whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
+   whole panels: each packs its own B (and A, where packed) into its own
+   scratch and stores only its own columns, so no two threads ever write
+   the same cache line of panels, and every element sums in the same
+   order whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
                  size_t csb, real *c, size_t ldc, int add, real scale, const real *bias, int relu, real *pack) {
   GemmFinish fin = {bias, relu};

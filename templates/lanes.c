@@ -29,9 +29,10 @@ static size_t examples_of(int batch) {
 static void load_lanes(const real *inputs, const real *targets, int batch, int b, real *group) {
   for (size_t l = 0; l < NC_LANES; l++) {
     size_t e = (size_t)b + l < (size_t)batch ? (size_t)b + l : (size_t)batch - 1;
-    for (size_t k = 0; k < NC_IN_SIZE; k++)
-      group[(NC_IN_SLOT + k) * NC_LANES + l] = inputs[e * NC_IN_SIZE + k];
-    for (size_t k = 0; targets && k < NC_TG_SIZE; k++)
-      group[(NC_TG_SLOT + k) * NC_LANES + l] = targets[e * NC_TG_SIZE + k];
+    /* int: NC_TG_SIZE may be 0, and an unsigned k < 0 is a warning */
+    for (int k = 0; k < NC_IN_SIZE; k++)
+      group[(NC_IN_SLOT + (size_t)k) * NC_LANES + l] = inputs[e * NC_IN_SIZE + (size_t)k];
+    for (int k = 0; targets && k < NC_TG_SIZE; k++)
+      group[(NC_TG_SLOT + (size_t)k) * NC_LANES + l] = targets[e * NC_TG_SIZE + (size_t)k];
   }
 }

@@ -29,6 +29,7 @@ const digits_param_info digits_params[] = {
 #define NC_RESTRICT restrict
 #endif
 
+#define NC_USES_EXPF
 /* ---- exp and tanh in float, as inline arithmetic ----
 
    libm's expf and tanhf are calls the compiler cannot vectorize, and
@@ -97,13 +98,17 @@ static inline float nc_pickf(int keep, float a, float b) {
 }
 
 /* x is clamped first, so that every step is defined for every x (NaN
-   too), and the special cases are picked at the end. */
+   too), and the special cases are picked at the end. nc_expf, as
+   nc_tanhf, only where the model calls it: tanh alone needs only
+   nc_expf_within, and an unused static function is a warning. */
+#ifdef NC_USES_EXPF
 static inline float nc_expf(float x) {
   float c = nc_pickf(x < 88.7228394f, x, 88.7228394f);
   c = nc_pickf(c > -103.972084f, c, -103.972084f);
   float y = nc_pickf(x < -103.972084f, 0.0f, nc_expf_within(c));
   return nc_pickf(x < 88.7228394f, y, nc_pickf(x > 0, HUGE_VALF, x)); /* overflow, +inf, NaN */
 }
+#endif
 
 /* |x| is clamped at 9.1, past which tanh rounds to 1; x itself below
    2^-12, where x^3 / 3 is below half an ulp (and -0 stays -0). */
@@ -116,6 +121,7 @@ static inline float nc_tanhf(float x) {
 }
 #endif
 #else
+#ifdef NC_USES_EXPF
 static inline float nc_expf(float x) {
   if (!(x < 88.7228394f)) /* overflow, +inf, NaN */
     return x > 0 ? HUGE_VALF : x;
@@ -123,8 +129,10 @@ static inline float nc_expf(float x) {
     return 0.0f;
   return nc_expf_within(x);
 }
+#endif
 
-/* As in lanes, with branches: 1 past 9.1, where tanh rounds to 1. */
+/* As in lanes, with branches: 1 past 9.1, where tanh rounds to 1; a NaN
+   is returned as it is, as the lanes' form returns it. */
 #ifdef NC_USES_TANHF
 static inline float nc_tanhf(float x) {
   float a = x < 0 ? -x : x;
@@ -132,8 +140,8 @@ static inline float nc_tanhf(float x) {
     return x;
   if (a < 0.55f)
     return nc_tanhf_near0(x);
-  if (a > 9.1f)
-    return x < 0 ? -1.0f : 1.0f;
+  if (!(a <= 9.1f))
+    return x != x ? x : (x < 0 ? -1.0f : 1.0f);
   float t = nc_tanhf_beyond(a);
   return x < 0 ? -t : t;
 }
@@ -519,7 +527,7 @@ enum { GEMM_W = 8 };
 
 static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const real *b, real *c, size_t ldc,
                         size_t rows, size_t cols, int add, real scale) {
-  GEMM_ROWS(GEMM_ROW_OF_A) /* rows past the block repeat its last: their sums are never stored */
+  GEMM_ROWS(GEMM_ROW_OF_A) /* rows past the block repeat its last: their sums stop in the tile */
   if (rows == GEMM_MR) { /* C's block, read or written after the loop; rows past C are not C's to point at */
     GEMM_ROWS(GEMM_PREFETCH)
   }
@@ -842,8 +850,8 @@ static void gemm_nonzero_rows(size_t m, size_t i0, size_t n, const real *a, size
 }
 
 /* Too few rows or steps for panels to pay (a batch of one, an outer
-   product of one example): each row of C straight from the operands,
-   then finished. */
+   product of one example), or too few columns (gemm_by_rows): each row
+   of C straight from the operands, then finished. */
 static void gemm_rows(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
                       size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin) {
   if (gemm_skips_zero_rows(n, k, b, csb, add, scale, fin)) {
@@ -882,8 +890,9 @@ static int gemm_by_rows(size_t m, size_t n, size_t k) { return m < GEMM_MR || k 
    slow for 1024 x 1024 x 256). */
 static int gemm_reads_a_in_place(size_t m, size_t k, size_t csa) { return csa == 1 || m * k <= 4096; }
 
-/* One thread's product: blocks of C, each from packed panels. PACK holds
-   gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
+/* One thread's product: blocks of C, each from a packed panel of B and
+   MR rows of A, packed or where they are (gemm_reads_a_in_place). PACK
+   holds gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
                         size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin,
                         real *pack) {
@@ -939,10 +948,10 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 #else
 /* C (+)= s A B, then finished with BIAS (NULL: none) and RELU. With
    NC_THREADS, large products split C's columns between the threads in
-   whole panels: each packs its own B and A into its own scratch and
-   stores only its own columns, so no two threads ever write the same
-   cache line of panels, and every element sums in the same order
-   whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
+   whole panels: each packs its own B (and A, where packed) into its own
+   scratch and stores only its own columns, so no two threads ever write
+   the same cache line of panels, and every element sums in the same
+   order whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
                  size_t csb, real *c, size_t ldc, int add, real scale, const real *bias, int relu, real *pack) {
   GemmFinish fin = {bias, relu};

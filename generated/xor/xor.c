@@ -29,6 +29,7 @@ const xor_param_info xor_params[] = {
 #define NC_RESTRICT restrict
 #endif
 
+#define NC_USES_EXPF
 #define NC_USES_TANHF
 /* ---- exp and tanh in float, as inline arithmetic ----
 
@@ -98,13 +99,17 @@ static inline float nc_pickf(int keep, float a, float b) {
 }
 
 /* x is clamped first, so that every step is defined for every x (NaN
-   too), and the special cases are picked at the end. */
+   too), and the special cases are picked at the end. nc_expf, as
+   nc_tanhf, only where the model calls it: tanh alone needs only
+   nc_expf_within, and an unused static function is a warning. */
+#ifdef NC_USES_EXPF
 static inline float nc_expf(float x) {
   float c = nc_pickf(x < 88.7228394f, x, 88.7228394f);
   c = nc_pickf(c > -103.972084f, c, -103.972084f);
   float y = nc_pickf(x < -103.972084f, 0.0f, nc_expf_within(c));
   return nc_pickf(x < 88.7228394f, y, nc_pickf(x > 0, HUGE_VALF, x)); /* overflow, +inf, NaN */
 }
+#endif
 
 /* |x| is clamped at 9.1, past which tanh rounds to 1; x itself below
    2^-12, where x^3 / 3 is below half an ulp (and -0 stays -0). */
@@ -117,6 +122,7 @@ static inline float nc_tanhf(float x) {
 }
 #endif
 #else
+#ifdef NC_USES_EXPF
 static inline float nc_expf(float x) {
   if (!(x < 88.7228394f)) /* overflow, +inf, NaN */
     return x > 0 ? HUGE_VALF : x;
@@ -124,8 +130,10 @@ static inline float nc_expf(float x) {
     return 0.0f;
   return nc_expf_within(x);
 }
+#endif
 
-/* As in lanes, with branches: 1 past 9.1, where tanh rounds to 1. */
+/* As in lanes, with branches: 1 past 9.1, where tanh rounds to 1; a NaN
+   is returned as it is, as the lanes' form returns it. */
 #ifdef NC_USES_TANHF
 static inline float nc_tanhf(float x) {
   float a = x < 0 ? -x : x;
@@ -133,8 +141,8 @@ static inline float nc_tanhf(float x) {
     return x;
   if (a < 0.55f)
     return nc_tanhf_near0(x);
-  if (a > 9.1f)
-    return x < 0 ? -1.0f : 1.0f;
+  if (!(a <= 9.1f))
+    return x != x ? x : (x < 0 ? -1.0f : 1.0f);
   float t = nc_tanhf_beyond(a);
   return x < 0 ? -t : t;
 }

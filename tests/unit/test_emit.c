@@ -293,6 +293,32 @@ static void products_compile_with_gcc_O3_native(void **state) {
     }
 }
 
+/* Models that need only part of a template: tanh without exp (mathf.c's
+   nc_expf unused), lanes without targets (load_lanes' loop over none),
+   by gcc and clang, which warn on different things. */
+static void partial_templates_compile(void **state) {
+  static const char *const models[] = {"tests/models/many_layers.net", "tests/models/choices.net"};
+  const char *const *const flags[] = {FLAGS("--prefix", "m"), FLAGS("--prefix", "m", "--lanes", "8")};
+  static const char *const compilers[] = {"gcc", "clang"};
+  for (size_t i = 0; i < sizeof models / sizeof *models; i++)
+    for (size_t f = 0; f < sizeof flags / sizeof *flags; f++) {
+      const char *dir = in_dir(state, "part-%zu-%zu", i, f);
+      compile_ok(models[i], dir, flags[f]);
+      for (size_t c = 0; c < sizeof compilers / sizeof *compilers; c++) {
+        if (!installed(compilers[c]))
+          continue;
+        char cmd[2048], *output;
+        snprintf(cmd, sizeof cmd,
+                 "%s -std=c99 -O2 -march=native -Wall -Wextra -pedantic -Werror -c -o '%s/m.o' '%s/m.c'",
+                 compilers[c], dir, dir);
+        int status = sh(cmd, &output);
+        if (status != 0 || output[0])
+          fail_msg("%s does not compile cleanly:\n%s\n%s", models[i], cmd, output);
+        free(output);
+      }
+    }
+}
+
 static void examples_compile_with_gcc(void **state) { compile_examples_with(state, "gcc", C_FLAGS GCC_OMP); }
 static void examples_compile_with_clang(void **state) { compile_examples_with(state, "clang", C_FLAGS); }
 static void examples_compile_as_cpp(void **state) { compile_examples_with(state, "g++", CXX_FLAGS GCC_OMP); }
@@ -1090,6 +1116,7 @@ int main(void) {
       TEST(examples_compile_with_clang),
       TEST(examples_compile_with_avx2),
       TEST(products_compile_with_gcc_O3_native),
+      TEST(partial_templates_compile),
       TEST(examples_compile_as_cpp),
       TEST(digits_driver_runs),
   };

@@ -196,7 +196,9 @@ static bool same_value(real x, real y) { return memcmp(&x, &y, sizeof x) == 0 ||
    element: zero rows first, last, on both sides of the list's 256, and
    every third; a NaN in A (computed); B with an infinity or a NaN, and
    an infinite s (no row skipped: their zeros give NaN); a -0 in C, which
-   a skipped row keeps, and rows of 127, which are never skipped. */
+   a skipped row keeps, and rows of 127, which are never skipped. Only the
+   axpy form can tell a skipped -0: in the dot form -0 + s (0 + 0 b) is -0
+   anyway. */
 static void zero_rows_of_one_step(void **state) {
   (void)state;
   enum { M = 300, LDC = 203 };
@@ -241,6 +243,37 @@ static void zero_rows_of_one_step(void **state) {
         if (bad == 1 || bad == 2)
           assert_true(isnan(c[1 * LDC + n - 1]));
       }
+}
+
+/* Split between threads, a product gives the bits it gives on one, even
+   where a thread's share of the columns is narrow enough that, taken
+   alone, it would go row by row: 42 columns are 32 and 10 in panels of
+   16, 74 are 64 and 10 in panels of 32. */
+static void threads_change_no_bits(void **state) {
+  (void)state;
+  enum { M = 64, K = 64, N = 74 };
+  static real a[M * K], b[K * N], c1[M * N], c2[M * N];
+  real *pack = malloc(sizeof(real) * gemm_scratch(M, N, K));
+  assert_non_null(pack);
+  for (size_t i = 0; i < M * K; i++)
+    a[i] = random_real();
+  for (size_t i = 0; i < K * N; i++)
+    b[i] = random_real();
+  static const size_t widths[] = {42, 74};
+  for (size_t w = 0; w < 2; w++)
+    for (size_t l = 0; l < 4; l++) {
+      size_t n = widths[w], rsa = layouts[l].trans_a ? 1 : K, csa = layouts[l].trans_a ? M : 1;
+      size_t rsb = layouts[l].trans_b ? 1 : n, csb = layouts[l].trans_b ? K : 1;
+      GemmFinish none = {NULL, 0};
+      gemm(M, n, K, a, rsa, csa, b, rsb, csb, c1, n, 0, 1, NULL, 0, pack);
+      if (gemm_by_rows(M, n, K))
+        gemm_rows(M, n, K, a, rsa, csa, b, rsb, csb, c2, n, 0, 1, none);
+      else
+        gemm_serial(M, n, K, a, rsa, csa, b, rsb, csb, c2, n, 0, 1, none, pack);
+      if (memcmp(c1, c2, sizeof(real) * M * n) != 0)
+        fail_msg("%zu columns, layout %zu: %d threads and one differ", n, l, NC_THREADS);
+    }
+  free(pack);
 }
 
 /* Past MC = 144 rows and KC = 256 steps: several blocks, summed into C. */
@@ -320,7 +353,7 @@ static void empty_sum(void **state) {
   check_product(2, 5, 0, layouts[2], 0);
 }
 
-/* The packed panels: MC x KC of A with slack and KC x NC of B at most,
+/* The packed panels: MC x KC of A and KC x NC of B at most,
    each in whole cache lines, one set per thread. */
 static void pack_size_is_enough(void **state) {
   (void)state;
@@ -352,7 +385,7 @@ int main(void) {
   printf("gemm: the portable kernel, %s\n", NC_DOUBLE ? "double" : "float");
 #endif
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(small_sizes), cmocka_unit_test(row_path_sizes), cmocka_unit_test(outer_product_sizes), cmocka_unit_test(zero_rows_of_one_step), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
+      cmocka_unit_test(small_sizes), cmocka_unit_test(row_path_sizes), cmocka_unit_test(outer_product_sizes), cmocka_unit_test(zero_rows_of_one_step), cmocka_unit_test(threads_change_no_bits), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
       cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough), cmocka_unit_test(scaled_products),
       cmocka_unit_test(finished_products), cmocka_unit_test(relu_of_special_values),
   };

@@ -1,7 +1,7 @@
 /* test_mathf_twins.c: the two forms of templates/mathf.c, with branches
    (one value at a time) and without them (in lanes), give the same bits
-   over every 127th float bit pattern, NaN apart, so that a model's values
-   do not depend on whether a batch runs in lanes. Built with -mfma where
+   over every 127th float bit pattern, and a NaN back as it came, so that
+   a model's values do not depend on whether a batch runs in lanes. Built with -mfma where
    the machine is x86-64 (see the Makefile), as generated code is under
    -march=native; without it both forms round twice alike. */
 #include <setjmp.h>
@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 /* The lanes form under names of its own, then the form with branches. */
+#define NC_USES_EXPF
 #define NC_USES_TANHF
 #define NC_LANES 8
 #define nc_expf_within lanes_expf_within
@@ -63,6 +64,23 @@ static void tanh_forms_agree(void **state) {
     fail_msg("nc_tanhf: %ld floats differ between the forms, first %.9g", count, (double)first);
 }
 
+/* A NaN comes back as itself, sign and payload, from both forms. */
+static void nans_come_back(void **state) {
+  (void)state;
+  static const uint32_t nans[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xffa5a5a5u, 0x7fffffffu};
+  for (size_t i = 0; i < sizeof nans / sizeof *nans; i++) {
+    float x, y[4];
+    memcpy(&x, &nans[i], sizeof x);
+    y[0] = nc_expf(x), y[1] = lanes_expf(x), y[2] = nc_tanhf(x), y[3] = lanes_tanhf(x);
+    for (int f = 0; f < 4; f++) {
+      uint32_t bits;
+      memcpy(&bits, &y[f], sizeof bits);
+      if ((bits | 0x00400000u) != (nans[i] | 0x00400000u)) /* quieted, at most */
+        fail_msg("NaN %08x came back as %08x from form %d", (unsigned)nans[i], (unsigned)bits, f);
+    }
+  }
+}
+
 int main(void) {
 #if defined(FP_FAST_FMAF) && defined(__x86_64__)
   __builtin_cpu_init();
@@ -74,6 +92,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(exp_forms_agree),
       cmocka_unit_test(tanh_forms_agree),
+      cmocka_unit_test(nans_come_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
