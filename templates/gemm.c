@@ -161,6 +161,28 @@ static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t 
    1, csa MR), and one panel of B, stored or added. */
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
+/* Vectors of 256 bits: the kernel's without AVX-512, and gemm_dot's always. */
+#if NC_DOUBLE
+#define GEMM_YMM_VEC __m256d
+#define GEMM_YMM_LOAD _mm256_loadu_pd
+#define GEMM_YMM_STORE _mm256_storeu_pd
+#define GEMM_YMM_ADD _mm256_add_pd
+#define GEMM_YMM_MUL _mm256_mul_pd
+#define GEMM_YMM_FMA _mm256_fmadd_pd
+#define GEMM_YMM_ZERO _mm256_setzero_pd
+#define GEMM_YMM_SPLAT _mm256_broadcast_sd
+enum { GEMM_YMM_W = 4 };
+#else
+#define GEMM_YMM_VEC __m256
+#define GEMM_YMM_LOAD _mm256_loadu_ps
+#define GEMM_YMM_STORE _mm256_storeu_ps
+#define GEMM_YMM_ADD _mm256_add_ps
+#define GEMM_YMM_MUL _mm256_mul_ps
+#define GEMM_YMM_FMA _mm256_fmadd_ps
+#define GEMM_YMM_ZERO _mm256_setzero_ps
+#define GEMM_YMM_SPLAT _mm256_broadcast_ss
+enum { GEMM_YMM_W = 8 };
+#endif
 #if GEMM_WIDE && NC_DOUBLE
 #define GEMM_VEC __m512d
 #define GEMM_LOAD _mm512_loadu_pd
@@ -181,26 +203,16 @@ enum { GEMM_W = 8 };
 #define GEMM_ZERO _mm512_setzero_ps
 #define GEMM_SPLAT(p) _mm512_set1_ps(*(p))
 enum { GEMM_W = 16 };
-#elif NC_DOUBLE
-#define GEMM_VEC __m256d
-#define GEMM_LOAD _mm256_loadu_pd
-#define GEMM_STORE _mm256_storeu_pd
-#define GEMM_ADD _mm256_add_pd
-#define GEMM_MUL _mm256_mul_pd
-#define GEMM_FMA _mm256_fmadd_pd
-#define GEMM_ZERO _mm256_setzero_pd
-#define GEMM_SPLAT _mm256_broadcast_sd
-enum { GEMM_W = 4 };
 #else
-#define GEMM_VEC __m256
-#define GEMM_LOAD _mm256_loadu_ps
-#define GEMM_STORE _mm256_storeu_ps
-#define GEMM_ADD _mm256_add_ps
-#define GEMM_MUL _mm256_mul_ps
-#define GEMM_FMA _mm256_fmadd_ps
-#define GEMM_ZERO _mm256_setzero_ps
-#define GEMM_SPLAT _mm256_broadcast_ss
-enum { GEMM_W = 8 };
+#define GEMM_VEC GEMM_YMM_VEC
+#define GEMM_LOAD GEMM_YMM_LOAD
+#define GEMM_STORE GEMM_YMM_STORE
+#define GEMM_ADD GEMM_YMM_ADD
+#define GEMM_MUL GEMM_YMM_MUL
+#define GEMM_FMA GEMM_YMM_FMA
+#define GEMM_ZERO GEMM_YMM_ZERO
+#define GEMM_SPLAT GEMM_YMM_SPLAT
+enum { GEMM_W = GEMM_YMM_W };
 #endif
 /* Twelve accumulators in named variables: an array of them would live in
    memory under some compilers. Row R of the block is cR0 and cR1. */
@@ -302,37 +314,20 @@ static void gemm_finish_block(real *c, size_t ldc, size_t rows, size_t cols, Gem
    aligned, so that each 512-bit load crosses a cache line (10 classes
    took 1.15-1.5 times as long with them). */
 #if defined(__AVX2__) && defined(__FMA__)
-#if NC_DOUBLE
-#define GEMM_DOT_VEC __m256d
-#define GEMM_DOT_LOAD _mm256_loadu_pd
-#define GEMM_DOT_STORE _mm256_storeu_pd
-#define GEMM_DOT_ADD _mm256_add_pd
-#define GEMM_DOT_FMA _mm256_fmadd_pd
-#define GEMM_DOT_ZERO _mm256_setzero_pd
-enum { GEMM_DOT_W = 4 };
-#else
-#define GEMM_DOT_VEC __m256
-#define GEMM_DOT_LOAD _mm256_loadu_ps
-#define GEMM_DOT_STORE _mm256_storeu_ps
-#define GEMM_DOT_ADD _mm256_add_ps
-#define GEMM_DOT_FMA _mm256_fmadd_ps
-#define GEMM_DOT_ZERO _mm256_setzero_ps
-enum { GEMM_DOT_W = 8 };
-#endif
 static real gemm_dot(size_t k, const real *x, const real *y) {
-  GEMM_DOT_VEC s0 = GEMM_DOT_ZERO(), s1 = GEMM_DOT_ZERO(), s2 = GEMM_DOT_ZERO(), s3 = GEMM_DOT_ZERO();
+  GEMM_YMM_VEC s0 = GEMM_YMM_ZERO(), s1 = GEMM_YMM_ZERO(), s2 = GEMM_YMM_ZERO(), s3 = GEMM_YMM_ZERO();
   size_t p = 0;
-  for (; p + 4 * GEMM_DOT_W <= k; p += 4 * GEMM_DOT_W) {
-    s0 = GEMM_DOT_FMA(GEMM_DOT_LOAD(x + p), GEMM_DOT_LOAD(y + p), s0);
-    s1 = GEMM_DOT_FMA(GEMM_DOT_LOAD(x + p + GEMM_DOT_W), GEMM_DOT_LOAD(y + p + GEMM_DOT_W), s1);
-    s2 = GEMM_DOT_FMA(GEMM_DOT_LOAD(x + p + 2 * GEMM_DOT_W), GEMM_DOT_LOAD(y + p + 2 * GEMM_DOT_W), s2);
-    s3 = GEMM_DOT_FMA(GEMM_DOT_LOAD(x + p + 3 * GEMM_DOT_W), GEMM_DOT_LOAD(y + p + 3 * GEMM_DOT_W), s3);
+  for (; p + 4 * GEMM_YMM_W <= k; p += 4 * GEMM_YMM_W) {
+    s0 = GEMM_YMM_FMA(GEMM_YMM_LOAD(x + p), GEMM_YMM_LOAD(y + p), s0);
+    s1 = GEMM_YMM_FMA(GEMM_YMM_LOAD(x + p + GEMM_YMM_W), GEMM_YMM_LOAD(y + p + GEMM_YMM_W), s1);
+    s2 = GEMM_YMM_FMA(GEMM_YMM_LOAD(x + p + 2 * GEMM_YMM_W), GEMM_YMM_LOAD(y + p + 2 * GEMM_YMM_W), s2);
+    s3 = GEMM_YMM_FMA(GEMM_YMM_LOAD(x + p + 3 * GEMM_YMM_W), GEMM_YMM_LOAD(y + p + 3 * GEMM_YMM_W), s3);
   }
-  for (; p + GEMM_DOT_W <= k; p += GEMM_DOT_W)
-    s0 = GEMM_DOT_FMA(GEMM_DOT_LOAD(x + p), GEMM_DOT_LOAD(y + p), s0);
-  real part[GEMM_DOT_W];
-  GEMM_DOT_STORE(part, GEMM_DOT_ADD(GEMM_DOT_ADD(s0, s1), GEMM_DOT_ADD(s2, s3)));
-  for (int half = GEMM_DOT_W / 2; half > 0; half /= 2) /* a tree: fewer adds in a row than lanes */
+  for (; p + GEMM_YMM_W <= k; p += GEMM_YMM_W)
+    s0 = GEMM_YMM_FMA(GEMM_YMM_LOAD(x + p), GEMM_YMM_LOAD(y + p), s0);
+  real part[GEMM_YMM_W];
+  GEMM_YMM_STORE(part, GEMM_YMM_ADD(GEMM_YMM_ADD(s0, s1), GEMM_YMM_ADD(s2, s3)));
+  for (int half = GEMM_YMM_W / 2; half > 0; half /= 2) /* a tree: fewer adds in a row than lanes */
     for (int u = 0; u < half; u++)
       part[u] += part[u + half];
   real acc = part[0];
