@@ -33,10 +33,12 @@ all: $(BUILD)/netc
 
 # The compiler needs flex and bison; the tests need cmocka, and OpenBLAS
 # for the tests of --blas. Each list is installed when it is first needed.
-HAVE_CBLAS := $(wildcard /usr/include/cblas.h /usr/include/*/cblas.h)
+# OpenBLAS itself, not any cblas.h: Debian's reference libblas-dev ships one
+# too, without the libopenblas the tests and the trainers link.
+HAVE_OPENBLAS := $(wildcard /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so)
 BUILD_PKGS := $(strip $(if $(shell command -v flex),,flex) $(if $(shell command -v bison),,bison))
 TEST_PKGS := $(strip $(if $(wildcard /usr/include/cmocka.h),,libcmocka-dev) \
-               $(if $(HAVE_CBLAS),,libopenblas-dev))
+               $(if $(HAVE_OPENBLAS),,libopenblas-dev))
 
 # $(call install,PACKAGES,WHAT): apt-get them as root, else say how and stop.
 define install
@@ -217,7 +219,7 @@ check:
 
 # ---- benchmarks: bench/bench.py against PyTorch and OpenBLAS ----
 
-BENCH_PKGS := $(strip $(if $(HAVE_CBLAS),,libopenblas-dev) \
+BENCH_PKGS := $(strip $(if $(HAVE_OPENBLAS),,libopenblas-dev) \
               $(if $(shell /usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes),,python3-torch))
 
 bench: $(BUILD)/netc
