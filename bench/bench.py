@@ -19,12 +19,50 @@ import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+BUILD = os.environ.get("BUILD", "build")
+SGEMM = f"{BUILD}/bench/sgemm"
 
-import torch  # noqa: E402  (after the thread settings)
+
+def run(cmd, env=None):
+    """CMD's output; its errors end the run."""
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        sys.exit(f"bench: '{' '.join(cmd)}' failed:\n{done.stderr}{done.stdout}")
+    return done
+
+
+# OpenBLAS's kernels older than AVX2, which it falls back on for a CPU newer
+# than itself: Debian 12's 0.3.21 takes an Emerald Rapids Xeon for a
+# Prescott and runs SSE3 code, 30 GFLOP/s where its SkylakeX kernel gives
+# 105-130 (1024^3 at batch 256), in PyTorch's products as in sgemm's.
+OLD_CORES = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai", "Coppermine",
+             "Northwood", "Banias", "Barcelona", "Opteron", "Opteron_SSE3"}
+
+
+def openblas_core():
+    """The kernel OpenBLAS runs here, and why. Where it picks one older than
+    the CPU's flags allow, OPENBLAS_CORETYPE names the right one, for the
+    sgemm limit and for PyTorch alike (it is read when the library loads,
+    so before torch is imported); one set by the user is kept."""
+    os.makedirs(os.path.dirname(SGEMM), exist_ok=True)
+    if not os.path.exists(SGEMM):
+        run([os.environ.get("CC", "cc"), "-O2", "-o", SGEMM, "bench/sgemm.c", "-lopenblas"])
+    probe = run([SGEMM, "1", "1", "1", "1"], env=dict(os.environ, OPENBLAS_VERBOSE="2")).stderr
+    core = next((l.split(":", 1)[1].strip() for l in probe.splitlines() if l.startswith("Core:")), "?")
+    flags = next((set(l.split(":", 1)[1].split()) for l in open("/proc/cpuinfo") if l.startswith("flags")), set())
+    best = "SkylakeX" if "avx512f" in flags else "Haswell" if {"avx2", "fma"} <= flags else None
+    if "OPENBLAS_CORETYPE" in os.environ or core not in OLD_CORES or best is None:
+        return core
+    os.environ["OPENBLAS_CORETYPE"] = best
+    return f"{best} (OPENBLAS_CORETYPE; it took this CPU for a {core})"
+
+
+OPENBLAS_CORE = openblas_core()
+
+import torch  # noqa: E402  (after the thread settings and the kernel's name)
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-BUILD = os.environ.get("BUILD", "build")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SAMPLES = 3  # per round and side
 
@@ -38,13 +76,6 @@ ROWS = [
     ("deep", [784, 512, 512, 10], "relu", "xent", 128, 1.25),
     ("wide", [1024, 1024, 1024], "relu", "mse", 256, 1.1),
 ]
-
-
-def run(cmd):
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"bench: '{' '.join(cmd)}' failed:\n{done.stderr}{done.stdout}")
-    return done.stdout
 
 
 def build_netc_step(model, classes, threads=1, sgd_step=False):
@@ -62,7 +93,7 @@ def build_netc_step(model, classes, threads=1, sgd_step=False):
 
 
 def netc_times(step, batch):
-    line = run([step, str(batch), str(SAMPLES)]).split()
+    line = run([step, str(batch), str(SAMPLES)]).stdout.split()
     return float(line[0]), int(line[3])
 
 
@@ -137,10 +168,7 @@ def torch_bytes(net, x, y, loss_fn):
 
 
 def sgemm_time(sizes, batch):
-    exe = f"{BUILD}/bench/sgemm"
-    if not os.path.exists(exe):
-        run([os.environ.get("CC", "cc"), "-O2", "-o", exe, "bench/sgemm.c", "-lopenblas"])
-    line = run([exe, str(batch), "5"] + [str(s) for s in sizes]).split()
+    line = run([SGEMM, str(batch), "5"] + [str(s) for s in sizes]).stdout.split()
     return float(line[0]), float(line[1])
 
 
@@ -210,7 +238,8 @@ def fmt_time(t):
 def main():
     torch.set_num_threads(1)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"machine: {cpu}; torch {torch.__version__}, 1 thread; {ROUNDS} rounds, median of medians\n")
+    print(f"machine: {cpu}; torch {torch.__version__}, 1 thread; {ROUNDS} rounds, median of medians; "
+          f"OpenBLAS kernel: {OPENBLAS_CORE}\n")
     steps, fused = {}, {}
     for model, sizes, act, loss, batch, goal in ROWS:
         if model not in steps:
