@@ -147,7 +147,21 @@ static void *xcalloc(size_t n, size_t size) {
   return p;
 }
 
-static real *new_reals(size_t n) { return xcalloc(n, sizeof(real)); }
+/* N zeroed bytes on a 64-byte boundary, for what the model's code reads
+   and writes in vectors: a 512-bit store that crosses a cache line runs
+   at half speed, and a row of W that starts on one has none that do. */
+static void *xcalloc_aligned(size_t n) {
+  void *p = NULL;
+  if (posix_memalign(&p, 64, n ? n : 1) != 0)
+    fail(PROGRAM, "out of memory (%zu bytes)", n);
+  return memset(p, 0, n ? n : 1);
+}
+
+static real *new_reals(size_t n) {
+  if (n > SIZE_MAX / sizeof(real))
+    fail(PROGRAM, "out of memory (%zu x %zu bytes)", n, sizeof(real));
+  return xcalloc_aligned(n * sizeof(real));
+}
 
 /* Seconds on a clock that never jumps. */
 static double now(void) {
@@ -868,7 +882,7 @@ static void trainer_init(Trainer *T) {
   T->batch_inputs = new_reals(batch * INPUT_SIZE);
   T->batch_targets = new_reals(batch * TARGET_SIZE);
   T->outputs = new_reals(batch * OUTPUT_SIZE);
-  T->workspace = xcalloc({{P}}_workspace_size((int)batch), 1);
+  T->workspace = xcalloc_aligned({{P}}_workspace_size((int)batch));
   T->grad_norm_sum = xcalloc((size_t)NUM_TENSORS, sizeof(double));
   T->seed = o->seed;
   {{P}}_init(T->params, T->seed);
