@@ -1876,11 +1876,21 @@ static void emit_gemm_call(Emit *E, GemmCall c, const char *dst, const char *sca
         scale, c.bias, c.relu);
 }
 
+/* A param whose whole gradient is one outer product over the batch: an
+   SGD step adds the product to the param itself. The node, or -1. */
+static int fused_update(const Emit *E, int leaf) {
+  int adj = E->bw->adjoint[leaf];
+  return adj >= 0 && E->gemm[adj] && node(E, adj)->op == OP_OUTER && E->grad_of[adj] == leaf ? adj : -1;
+}
+
 static void write_gemm(Emit *E, int id) {
   int m = E->gemm[id] ? id : E->fused[id];
   comment_node(E, id);
   const char *what = graph_expr_string(E->g, m, 0);
-  if (E->grad_of[m] >= 0)
+  bool whole = E->grad_of[m] >= 0 && fused_update(E, E->grad_of[m]) == m;
+  if (whole)
+    comment_text(E, arena_printf(E->a, "%s of every example, their mean into %s", what, E->grad_name[E->grad_of[m]]));
+  else if (E->grad_of[m] >= 0)
     comment_text(E, arena_printf(E->a, "%s of every example, summed into %s", what, E->grad_name[E->grad_of[m]]));
   else if (E->finished[id])
     comment_text(E, arena_printf(E->a, "%s for every example at once, into %s, then%s%s%s", what, E->cname[id],
@@ -1890,7 +1900,17 @@ static void write_gemm(Emit *E, int id) {
   else
     comment_text(E, arena_printf(E->a, "%s for every example at once, into %s%s", what, E->cname[id],
                                  m != id ? "; the rest below" : ""));
-  emit_gemm_call(E, gemm_call(E, m, id), NULL, "1");
+  GemmCall call = gemm_call(E, m, id);
+  if (whole) {
+    /* P_grad's only product into these grads: written, not added to
+       zeros, and divided by the batch in the product's scale, not in
+       another pass over them (the same bits where the batch is a power
+       of two; within an ulp elsewhere) */
+    call.add = false;
+    emit_gemm_call(E, call, NULL, "(real)1 / (real)batch");
+    return;
+  }
+  emit_gemm_call(E, call, NULL, "1");
 }
 
 /* for (int b = 0; b < batch; b++) forward_2(...): segment K for every example. */
@@ -1916,13 +1936,6 @@ static void call_segment(Emit *E, int k) {
   else
     emitf(E, "%s(%s, grads%s%s);\n", seg_name(E, k), args, din, live);
   E->indent--;
-}
-
-/* A param whose whole gradient is one outer product over the batch: an
-   SGD step adds the product to the param itself. The node, or -1. */
-static int fused_update(const Emit *E, int leaf) {
-  int adj = E->bw->adjoint[leaf];
-  return adj >= 0 && E->gemm[adj] && node(E, adj)->op == OP_OUTER && E->grad_of[adj] == leaf ? adj : -1;
 }
 
 /* ---- steps of a driver: written one by one, then assembled ---- */
@@ -2157,8 +2170,11 @@ static char *driver_body(Emit *E, Phase ph, FILE *parts, int *nparts) {
   return text;
 }
 
-/* P_sgd_step's zeroing of grads: the params that go through it. */
-static char *sgd_zero_block(Emit *E) {
+/* The zeroing of grads before the backward pass adds to it: the params
+   that go through it. A fused update's gradient is one product that
+   P_grad writes whole, already divided by the batch, and P_sgd_step
+   never writes. */
+static char *grad_zero_block(Emit *E) {
   char *text;
   size_t size;
   FILE *out = open_memstream(&text, &size);
@@ -2166,6 +2182,21 @@ static char *sgd_zero_block(Emit *E) {
   int runs = grad_runs(E, &from, &to);
   for (int r = 0; r < runs; r++)
     fprintf(out, "  memset(grads + %ld, 0, sizeof(real) * %ld);\n", from[r], to[r] - from[r]);
+  fclose(out);
+  return text;
+}
+
+/* P_grad's sums over the batch made means, for the same params; INDENT
+   is where the loops start. */
+static char *grad_mean_block(Emit *E, const char *indent) {
+  char *text;
+  size_t size;
+  FILE *out = open_memstream(&text, &size);
+  long *from, *to;
+  int runs = grad_runs(E, &from, &to);
+  for (int r = 0; r < runs; r++)
+    fprintf(out, "%sfor (long i = %ld; i < %ld; i++)\n%s  grads[i] /= (real)batch;\n", indent, from[r], to[r],
+            indent);
   fclose(out);
   return text;
 }
@@ -2534,7 +2565,7 @@ static long outputs_size(const Program *p) {
   return n;
 }
 
-static char *input_grads_api(const Emit *E, bool impl) {
+static char *input_grads_api(Emit *E, bool impl) {
   const char *P = E->o->prefix;
   if (!E->o->input_grads)
     return arena_strdup(E->a, "");
@@ -2546,26 +2577,30 @@ static char *input_grads_api(const Emit *E, bool impl) {
                         "                     const %s_real *targets, %s_real *grads, %s_real *input_grads,\n"
                         "                     void *workspace);\n",
                         P, P, P, P, P, P, P, P, P);
-  return arena_printf(
+  char *zero = grad_zero_block(E), *mean = grad_mean_block(E, "    ");
+  char *text = arena_printf(
       E->a,
       "\nreal %s_grad_inputs(const real *params, int batch, const real *inputs, const real *targets, real *grads,\n"
       "                   real *input_grads, void *workspace) {\n"
       "  real *ws = (real *)workspace;\n"
-      "  memset(grads, 0, sizeof(real) * %s_NUM_PARAMS);\n"
-      "  if (batch <= 0)\n"
+      "  if (batch <= 0) {\n"
+      "    memset(grads, 0, sizeof(real) * %s_NUM_PARAMS);\n"
       "    return 0;\n"
+      "  }\n"
+      "%s"
       "  memset(input_grads, 0, sizeof(real) * (size_t)batch * %s_INPUT_SIZE);\n"
       "  real total = forward(params, batch, inputs, targets, ws);\n"
       "  backward(params, batch, inputs, targets, ws, grads, input_grads, NULL, 0);\n"
       "  if (batch > 1) {\n"
-      "    for (long i = 0; i < %s_NUM_PARAMS; i++)\n"
-      "      grads[i] /= (real)batch;\n"
+      "%s"
       "    for (size_t i = 0; i < (size_t)batch * %s_INPUT_SIZE; i++)\n"
       "      input_grads[i] /= (real)batch;\n"
       "  }\n"
       "  return total / (real)batch;\n"
       "}\n",
-      P, P, P, P, P);
+      P, P, zero, P, mean, P);
+  free(zero), free(mean);
+  return text;
 }
 
 static int count_params(const Program *p) {
@@ -2608,7 +2643,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   fclose(parts_out);
   if (nparts == 0)
     parts[0] = '\0'; /* no parts, no prelude */
-  char *sgd_zero = sgd_zero_block(&E);
+  char *grad_zero = grad_zero_block(&E), *grad_mean = grad_mean_block(&E, "    ");
   char *outputs_lanes_fn = outputs_lanes(&E);
   int lanes = set_mode(&E, 1);
   char *outputs = outputs_body(&E);
@@ -2676,7 +2711,8 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"GEMM", gemm},
       {"SEGMENTS", segments},
       {"PARTS", parts},
-      {"SGD_ZERO", sgd_zero},
+      {"GRAD_ZERO", grad_zero},
+      {"GRAD_MEAN", grad_mean},
       {"EXTRA_API", input_grads_api(&E, false)},
       {"EXTRA_IMPL", input_grads_api(&E, true)},
       {"HELPERS", helpers},
@@ -2704,7 +2740,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   }
   free(text);
   free(segments), free(forward), free(outputs), free(backward), free(helpers), free(params), free(init);
-  free(pack), free(scratch), free(gemm), free(sgd_zero), free(parts), free(modes), free(outputs_lanes_fn);
+  free(pack), free(scratch), free(gemm), free(grad_zero), free(grad_mean), free(parts), free(modes), free(outputs_lanes_fn);
   arena_free(&arena);
 }
 

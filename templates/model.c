@@ -145,14 +145,16 @@ real {{P}}_forward(const real *params, int batch, const real *inputs, const real
 real {{P}}_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
-  memset(grads, 0, sizeof(real) * {{P}}_NUM_PARAMS);
-  if (batch <= 0)
+  if (batch <= 0) {
+    memset(grads, 0, sizeof(real) * {{P}}_NUM_PARAMS);
     return 0;
+  }
+/*@@ GRAD_ZERO @@*/
   real total = forward(params, batch, inputs, targets, ws);
   backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}}, NULL, 0);
-  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
-    for (long i = 0; i < {{P}}_NUM_PARAMS; i++)
-      grads[i] /= (real)batch;
+  if (batch > 1) { /* x / 1 is x: one example needs no pass over the gradient */
+/*@@ GRAD_MEAN @@*/
+  }
   return total / (real)batch;
 }
 
@@ -161,7 +163,7 @@ real {{P}}_sgd_step(real *params, int batch, const real *inputs, const real *tar
   real *ws = (real *)workspace;
   if (batch <= 0)
     return 0;
-/*@@ SGD_ZERO @@*/
+/*@@ GRAD_ZERO @@*/
   real total = forward(params, batch, inputs, targets, ws);
   backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}}, params, lr);
   return total / (real)batch;

@@ -1043,9 +1043,9 @@ static void backward(const real *params, int batch, const real *inputs, const re
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   if (!update) {
     /* dL/dW2 = outer(dL/dlogits, h)   ([10, 32]) */
-    /* dL/dW2 of every example, summed into dW2 */
+    /* dL/dW2 of every example, their mean into dW2 */
     gemm(10, 32, (size_t)batch, ws + 52, 1, WS_SIZE,
-         ws, WS_SIZE, 1, grads + 2080, 32, 1, 1, NULL, 0, pack);
+         ws, WS_SIZE, 1, grads + 2080, 32, 0, (real)1 / (real)batch, NULL, 0, pack);
   }
   /* dL/dh = transpose(W2) @ dL/dlogits   ([32]) */
   /* dL/db1 = dL/dh * (h > 0)   ([32]) */
@@ -1056,9 +1056,9 @@ static void backward(const real *params, int batch, const real *inputs, const re
     backward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   if (!update) {
     /* dL/dW1 = outer(dL/db1, x)   ([32, 64]) */
-    /* dL/dW1 of every example, summed into dW1 */
+    /* dL/dW1 of every example, their mean into dW1 */
     gemm(32, 64, (size_t)batch, ws + 62, 1, WS_SIZE,
-         inputs, digits_INPUT_SIZE, 1, grads, 64, 1, 1, NULL, 0, pack);
+         inputs, digits_INPUT_SIZE, 1, grads, 64, 0, (real)1 / (real)batch, NULL, 0, pack);
   }
   for (int b = 0; b < batch; b++)
     backward_3(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
@@ -1092,14 +1092,20 @@ real digits_forward(const real *params, int batch, const real *inputs, const rea
 real digits_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
-  memset(grads, 0, sizeof(real) * digits_NUM_PARAMS);
-  if (batch <= 0)
+  if (batch <= 0) {
+    memset(grads, 0, sizeof(real) * digits_NUM_PARAMS);
     return 0;
+  }
+  memset(grads + 2048, 0, sizeof(real) * 32);
+  memset(grads + 2400, 0, sizeof(real) * 10);
   real total = forward(params, batch, inputs, targets, ws);
   backward(params, batch, inputs, targets, ws, grads, NULL, 0);
-  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
-    for (long i = 0; i < digits_NUM_PARAMS; i++)
+  if (batch > 1) { /* x / 1 is x: one example needs no pass over the gradient */
+    for (long i = 2048; i < 2080; i++)
       grads[i] /= (real)batch;
+    for (long i = 2400; i < 2410; i++)
+      grads[i] /= (real)batch;
+  }
   return total / (real)batch;
 }
 

@@ -386,14 +386,17 @@ real iris_forward(const real *params, int batch, const real *inputs, const real 
 real iris_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
-  memset(grads, 0, sizeof(real) * iris_NUM_PARAMS);
-  if (batch <= 0)
+  if (batch <= 0) {
+    memset(grads, 0, sizeof(real) * iris_NUM_PARAMS);
     return 0;
+  }
+  memset(grads + 0, 0, sizeof(real) * 131);
   real total = forward(params, batch, inputs, targets, ws);
   backward(params, batch, inputs, targets, ws, grads, NULL, 0);
-  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
-    for (long i = 0; i < iris_NUM_PARAMS; i++)
+  if (batch > 1) { /* x / 1 is x: one example needs no pass over the gradient */
+    for (long i = 0; i < 131; i++)
       grads[i] /= (real)batch;
+  }
   return total / (real)batch;
 }
 

@@ -355,14 +355,17 @@ real xor_forward(const real *params, int batch, const real *inputs, const real *
 real xor_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
-  memset(grads, 0, sizeof(real) * xor_NUM_PARAMS);
-  if (batch <= 0)
+  if (batch <= 0) {
+    memset(grads, 0, sizeof(real) * xor_NUM_PARAMS);
     return 0;
+  }
+  memset(grads + 0, 0, sizeof(real) * 17);
   real total = forward(params, batch, inputs, targets, ws);
   backward(params, batch, inputs, targets, ws, grads, NULL, 0);
-  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
-    for (long i = 0; i < xor_NUM_PARAMS; i++)
+  if (batch > 1) { /* x / 1 is x: one example needs no pass over the gradient */
+    for (long i = 0; i < 17; i++)
       grads[i] /= (real)batch;
+  }
   return total / (real)batch;
 }
 

@@ -326,6 +326,43 @@ static void layers_batch_is_mean_of_examples(void **state) {
   free(ws), free(ws1);
 }
 
+/* P_grad writes a weight's gradient that is one product over the batch
+   straight into grads, the mean in the product's scale, and zeroes only
+   the rest: garbage in grads changes nothing, at a batch that a product
+   blocks (13) and one it takes row by row (1); a batch of 0 zeroes all. */
+static void layers_grad_overwrites(void **state) {
+  (void)state;
+  enum { B = 13, IN = layers_INPUT_SIZE, NP = layers_NUM_PARAMS };
+  static double params[NP], x[B * IN], labels[B], clean[NP], dirty[NP], din[B * IN];
+  void *ws = malloc(layers_workspace_size(B));
+  assert_true(ws != NULL);
+  layers_init(params, 3);
+  for (int i = 0; i < B * IN; i++)
+    x[i] = cos(0.3 * i);
+  for (int b = 0; b < B; b++)
+    labels[b] = (b * 7) % 10;
+  static const int batches[] = {B, 1};
+  for (int t = 0; t < 2; t++) {
+    memset(clean, 0, sizeof clean);
+    memset(dirty, 0xff, sizeof dirty); /* NaNs */
+    double l1 = layers_grad(params, batches[t], x, labels, clean, ws);
+    double l2 = layers_grad(params, batches[t], x, labels, dirty, ws);
+    assert_memory_equal(&l1, &l2, sizeof l1);
+    assert_memory_equal(clean, dirty, sizeof clean);
+    memset(dirty, 0xff, sizeof dirty);
+    layers_grad_inputs(params, batches[t], x, labels, dirty, din, ws);
+    assert_memory_equal(clean, dirty, sizeof clean);
+  }
+  memset(dirty, 0xff, sizeof dirty);
+  memset(clean, 0, sizeof clean);
+  assert_true(layers_grad(params, 0, x, labels, dirty, ws) == 0);
+  assert_memory_equal(clean, dirty, sizeof clean);
+  memset(dirty, 0xff, sizeof dirty);
+  assert_true(layers_grad_inputs(params, 0, x, labels, dirty, din, ws) == 0);
+  assert_memory_equal(clean, dirty, sizeof clean);
+  free(ws);
+}
+
 /* Split over two threads, the same sums in the same order: the same bits.
    Through CBLAS, the same values up to rounding. */
 static void layers_threads_and_blas(void **state) {
@@ -547,7 +584,8 @@ int main(void) {
       cmocka_unit_test(classifier_forward_outputs),      cmocka_unit_test(classifier_bad_class),
       cmocka_unit_test(classifier_grad_is_pure), cmocka_unit_test(classifier_fractional_class),
       cmocka_unit_test(bce_at_the_edges),        cmocka_unit_test(layers_batch_is_mean_of_examples),
-      cmocka_unit_test(layers_threads_and_blas), cmocka_unit_test(sgd_step_without_products),
+      cmocka_unit_test(layers_grad_overwrites),  cmocka_unit_test(layers_threads_and_blas),
+      cmocka_unit_test(sgd_step_without_products),
       cmocka_unit_test(sgd_step_with_products),   cmocka_unit_test(many_layers_in_parts),
       cmocka_unit_test(shared_adjoints),
       cmocka_unit_test(classifier_lanes4_and_classifier), cmocka_unit_test(classifier_lanes3_and_classifier),
