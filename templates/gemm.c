@@ -52,21 +52,13 @@ static GemmFinish gemm_finish_at(GemmFinish f, size_t j) {
 static size_t gemm_round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 static size_t gemm_min(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Reals of panels one thread packs for an M x N x K product: whole
-   cache lines, so each thread's panels start 64-byte aligned. */
+/* Reals of the panels of A one thread packs for an M x N x K product:
+   whole cache lines, so that the panels of B after them start 64-byte
+   aligned, as each thread's do (gemm_pack_size, below). */
 static size_t gemm_pack_a_size(size_t m, size_t k) {
   return gemm_round_up(gemm_round_up(gemm_min(m, GEMM_MC), GEMM_MR) * gemm_min(k, GEMM_KC), 16);
 }
 
-static size_t gemm_pack_size(size_t m, size_t n, size_t k) {
-  return gemm_pack_a_size(m, k) + gemm_round_up(gemm_min(k, GEMM_KC) * gemm_round_up(gemm_min(n, GEMM_NC), GEMM_NR), 16);
-}
-
-/* Reals of scratch gemm() needs for an M x N x K product: panels for
-   each of its NC_THREADS threads, none with CBLAS. */
-static size_t gemm_scratch(size_t m, size_t n, size_t k) {
-  return NC_BLAS ? 0 : NC_THREADS * gemm_pack_size(m, n, k);
-}
 
 /* dst[p * ldd + j] = src[j * lds + p] for p, j < 8: a block of B^T into a panel. */
 #if defined(__AVX2__) && defined(__FMA__) && !NC_DOUBLE
@@ -582,9 +574,23 @@ static int gemm_by_rows(size_t m, size_t n, size_t k) { return m < GEMM_MR || k 
    slow for 1024 x 1024 x 256). */
 static int gemm_reads_a_in_place(size_t m, size_t k, size_t csa) { return csa == 1 || m * k <= 4096; }
 
+/* Reals of panels one thread packs for an M x N x K product whose A has
+   column stride CSA: A's only where the kernel does not read it in place. */
+static size_t gemm_pack_size(size_t m, size_t n, size_t k, size_t csa) {
+  size_t b = gemm_round_up(gemm_min(k, GEMM_KC) * gemm_round_up(gemm_min(n, GEMM_NC), GEMM_NR), 16);
+  return (gemm_reads_a_in_place(m, k, csa) ? 0 : gemm_pack_a_size(m, k)) + b;
+}
+
+/* Reals of scratch gemm() needs for that product: panels for each of its
+   NC_THREADS threads; none with CBLAS, nor where it goes row by row (a
+   batch of one: the workspace holds only what the backward pass needs). */
+static size_t gemm_scratch(size_t m, size_t n, size_t k, size_t csa) {
+  return NC_BLAS || gemm_by_rows(m, n, k) ? 0 : NC_THREADS * gemm_pack_size(m, n, k, csa);
+}
+
 /* One thread's product: blocks of C, each from a packed panel of B and
    MR rows of A, packed or where they are (gemm_reads_a_in_place). PACK
-   holds gemm_pack_size(m, n, k) reals, 64-byte aligned for speed. */
+   holds gemm_pack_size(m, n, k, csa) reals, 64-byte aligned for speed. */
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
                         size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin,
                         real *pack) {
@@ -643,7 +649,7 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
    whole panels: each packs its own B (and A, where packed) into its own
    scratch and stores only its own columns, so no two threads ever write
    the same cache line of panels, and every element sums in the same
-   order whatever the number of threads. PACK holds gemm_scratch(m, n, k). */
+   order whatever the number of threads. PACK holds gemm_scratch(m, n, k, csa). */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
                  size_t csb, real *c, size_t ldc, int add, real scale, const real *bias, int relu, real *pack) {
   GemmFinish fin = {bias, relu};
@@ -654,7 +660,7 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 #if NC_THREADS > 1 && defined(_OPENMP)
   if (n >= 2 * GEMM_NR && (double)m * (double)n * (double)k >= 65536.0) {
     size_t share = gemm_round_up((n + NC_THREADS - 1) / NC_THREADS, GEMM_NR);
-    size_t each = gemm_pack_size(m, share, k);
+    size_t each = gemm_pack_size(m, share, k, csa);
 #pragma omp parallel for num_threads(NC_THREADS) schedule(static)
     for (int t = 0; t < NC_THREADS; t++) {
       size_t j0 = (size_t)t * share;

@@ -42,6 +42,13 @@ typedef struct {
   bool trans_a, trans_b;
 } Layout;
 
+/* gemm()'s scratch for a product, no more (one real where it needs none),
+   so that the sanitizers see a product that writes past it. */
+static real *new_scratch(size_t m, size_t n, size_t k, size_t csa) {
+  size_t reals = gemm_scratch(m, n, k, csa);
+  return malloc(sizeof(real) * (reals ? reals : 1));
+}
+
 /* One product C (m x n, ldc = n + 3 to test the stride) against double
    sums, finished with a bias per column and relu as FIN says; the error
    allowed grows with k, as float rounding does. The finished C must also
@@ -51,7 +58,7 @@ static void check_product_finished(size_t m, size_t n, size_t k, Layout l, int a
   size_t rows_a = l.trans_a ? k : m, rows_b = l.trans_b ? n : k;
   real *a = malloc(sizeof(real) * (rows_a * lda + 1)), *b = malloc(sizeof(real) * (rows_b * ldb + 1));
   real *c = malloc(sizeof(real) * (m * ldc + 1)), *before = malloc(sizeof(real) * (m * ldc + 1));
-  real *pack = malloc(sizeof(real) * gemm_scratch(m, n, k)), *plain = malloc(sizeof(real) * (m * ldc + 1));
+  real *pack = new_scratch(m, n, k, l.trans_a ? lda : 1), *plain = malloc(sizeof(real) * (m * ldc + 1));
   real *bias_of = malloc(sizeof(real) * (n + 1));
   assert_true(a && b && c && before && pack && plain && bias_of);
   for (size_t j = 0; j < n; j++)
@@ -291,7 +298,7 @@ static void threads_change_no_bits(void **state) {
   (void)state;
   enum { M = 64, K = 64, N = 74 };
   static real a[M * K], b[K * N], c1[M * N], c2[M * N];
-  real *pack = malloc(sizeof(real) * gemm_scratch(M, N, K));
+  real *pack = new_scratch(M, N, K, M); /* the most of the layouts' */
   assert_non_null(pack);
   for (size_t i = 0; i < M * K; i++)
     a[i] = random_real();
@@ -367,7 +374,7 @@ static void relu_of_special_values(void **state) {
   gemm(1, 6, 0, none, 0, 1, none, 6, 1, c, 6, 1, 1, NULL, 1, pack);
   assert_memory_equal(c, want, sizeof c);
   enum { M = 6, N = 16, K = 4 };
-  real a[M * K], b[K * N], out[M * N], *panels = malloc(sizeof(real) * gemm_scratch(M, N, K));
+  real a[M * K], b[K * N], out[M * N], *panels = new_scratch(M, N, K, 1);
   assert_non_null(panels);
   for (int i = 0; i < M * K; i++)
     a[i] = i == 1 ? NAN : 1;
@@ -391,17 +398,24 @@ static void empty_sum(void **state) {
   check_product(2, 5, 0, layouts[2], 0);
 }
 
-/* The packed panels: MC x KC of A and KC x NC of B at most,
-   each in whole cache lines, one set per thread. */
+/* The packed panels: MC x KC of A and KC x NC of B at most, each in whole
+   cache lines, one set per thread; A's only where the kernel does not
+   read it in place (rows of A contiguous, or all of it in L1), and none
+   where the product goes row by row or through CBLAS. */
 static void pack_size_is_enough(void **state) {
   (void)state;
-  /* A: a panel of 6 rows, in whole cache lines; B: a panel of NR, the same */
-  assert_int_equal(gemm_pack_size(1, 1, 1), 16 + (GEMM_NR == 32 ? 32 : 16));
-  assert_int_equal(gemm_pack_size(1000, 10000, 1000), GEMM_MC * GEMM_KC + GEMM_KC * GEMM_NC);
-  /* A: 12 * 3; B: 3 steps of 17 columns, 24 wide in panels of 8, 32 in panels of 16 or 32 */
-  size_t b_part = GEMM_NR == 8 ? 80 : 96;
-  assert_int_equal(gemm_pack_size(7, 17, 3), 48 + b_part);
-  assert_int_equal(gemm_scratch(7, 17, 3), NC_THREADS * (48 + b_part));
+  /* B: a panel of NR, in whole cache lines */
+  assert_int_equal(gemm_pack_size(1, 1, 1, 1), GEMM_NR == 32 ? 32 : 16);
+  assert_int_equal(gemm_pack_size(1000, 10000, 1000, 1000), GEMM_MC * GEMM_KC + GEMM_KC * GEMM_NC);
+  assert_int_equal(gemm_pack_size(1000, 10000, 1000, 1), GEMM_KC * GEMM_NC);
+  assert_int_equal(gemm_pack_size(64, 100, 64, 64), 64 * gemm_round_up(100, GEMM_NR)); /* 4096: in L1 */
+  assert_int_equal(gemm_pack_size(65, 100, 64, 65), 66 * 64 + 64 * gemm_round_up(100, GEMM_NR)); /* A: 11 panels of 6 */
+  /* 3 steps of 17 columns, 24 wide in panels of 8, 32 in panels of 16 or 32 */
+  assert_int_equal(gemm_pack_size(7, 17, 3, 7), GEMM_NR == 8 ? 80 : 96);
+  assert_int_equal(gemm_scratch(7, 100, 4, 7), NC_THREADS * 4 * gemm_round_up(100, GEMM_NR));
+  assert_int_equal(gemm_scratch(5, 100, 4, 5), 0); /* fewer rows than a panel */
+  assert_int_equal(gemm_scratch(7, 100, 3, 7), 0); /* fewer steps than 4 */
+  assert_int_equal(gemm_scratch(7, GEMM_NR / 2, 4, 7), 0); /* one panel, half zeros */
 }
 
 int main(void) {
