@@ -197,7 +197,8 @@ static const char *const reserved_words[] = {
     "lse", "l", "live", "total",
     "cls", "exp", "log", "sqrt", "fabs", "tanh", "sin", "cos", "pow", "log1p", "fmax", "memset", "NAN", "NULL",
     "size_t", "uint64_t", "forward", "backward", "write_outputs", "fill_value", "fill_uniform", "fill_normal",
-    "uniform01", "next_random", "input_grad_scratch", "main",
+    "uniform01", "next_random", "input_grad_scratch", "main", "grad_runs", "zero_grads", "mean_grads",
+    "sgd_update",
     /* macros of math.h, stdint.h, stddef.h and string.h (more by prefix below) */
     "INFINITY", "isfinite", "isinf", "isnan", "isnormal", "signbit", "fpclassify", "isgreater", "isgreaterequal",
     "isless", "islessequal", "islessgreater", "isunordered", "math_errhandling", "offsetof", "expf", "logf",
@@ -1904,8 +1905,9 @@ static void write_gemm(Emit *E, int id) {
   if (whole) {
     /* P_grad's only product into these grads: written, not added to
        zeros, and divided by the batch in the product's scale, not in
-       another pass over them (the same bits where the batch is a power
-       of two; within an ulp elsewhere) */
+       another pass over them. The scale goes into each term, which
+       rounds otherwise than dividing the sum: the same bits where the
+       batch is a power of two, as near the exact mean elsewhere */
     call.add = false;
     emit_gemm_call(E, call, NULL, "(real)1 / (real)batch");
     return;
@@ -1973,8 +1975,8 @@ static void step_end(Emit *E, Steps *st, int group) {
   free(st->buf);
 }
 
-/* The runs of params that an SGD step takes through grads, all but the
-   fused updates, as offsets [FROM[r], TO[r]); returns how many. */
+/* The runs of params whose gradients go through grads, all but the
+   fused updates' weights, as offsets [FROM[r], TO[r]); returns how many. */
 static int grad_runs(Emit *E, long **from, long **to) {
   const Program *p = E->g->program;
   *from = arena_array(E->a, long, p->nsyms + 1);
@@ -2013,17 +2015,9 @@ static void update_steps(Emit *E, Steps *st) {
     emit_gemm_call(E, gemm_call(E, m, m), plus(E, "update", leaf_offset(E, leaf)), "-lr / (real)batch");
     step_end(E, st, 3);
   }
-  long *from, *to;
-  int runs = grad_runs(E, &from, &to);
   step_begin(E, st);
-  if (runs)
-    comment_text(E, "the other params, from their gradients in grads");
-  for (int r = 0; r < runs; r++) {
-    emitf(E, "for (long i = %ld; i < %ld; i++)\n", from[r], to[r]);
-    emitf(E, "  update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);\n");
-  }
-  if (program_size(p, SYM_PARAM) == 0)
-    emitf(E, "(void)update, (void)lr;\n");
+  comment_text(E, "the other params, from their gradients in grads");
+  emitf(E, "sgd_update(update, grads, batch, lr);\n");
   step_end(E, st, 3);
 }
 
@@ -2170,33 +2164,25 @@ static char *driver_body(Emit *E, Phase ph, FILE *parts, int *nparts) {
   return text;
 }
 
-/* The zeroing of grads before the backward pass adds to it: the params
-   that go through it. A fused update's gradient is one product that
-   P_grad writes whole, already divided by the batch, and P_sgd_step
-   never writes. */
-static char *grad_zero_block(Emit *E) {
+/* grad_runs, the table of the params whose gradients go through grads
+   (the zeroing, the means and the SGD update of model.c loop over it).
+   Never empty, as C has no empty arrays: a run from 0 to 0 where there
+   are none. */
+static char *grad_runs_block(Emit *E) {
   char *text;
   size_t size;
   FILE *out = open_memstream(&text, &size);
   long *from, *to;
   int runs = grad_runs(E, &from, &to);
+  fputs("/* The params whose gradients go through grads, as offsets [from, to):\n"
+        "   all but the weights whose whole gradient is one product over the\n"
+        "   batch, which P_grad's product writes, already a mean, and\n"
+        "   P_sgd_step's subtracts from the weight itself. */\n"
+        "static const long grad_runs[][2] = {\n",
+        out);
   for (int r = 0; r < runs; r++)
-    fprintf(out, "  memset(grads + %ld, 0, sizeof(real) * %ld);\n", from[r], to[r] - from[r]);
-  fclose(out);
-  return text;
-}
-
-/* P_grad's sums over the batch made means, for the same params; INDENT
-   is where the loops start. */
-static char *grad_mean_block(Emit *E, const char *indent) {
-  char *text;
-  size_t size;
-  FILE *out = open_memstream(&text, &size);
-  long *from, *to;
-  int runs = grad_runs(E, &from, &to);
-  for (int r = 0; r < runs; r++)
-    fprintf(out, "%sfor (long i = %ld; i < %ld; i++)\n%s  grads[i] /= (real)batch;\n", indent, from[r], to[r],
-            indent);
+    fprintf(out, "  {%ld, %ld},\n", from[r], to[r]);
+  fputs(runs ? "};\n" : "  {0, 0},\n};\n", out);
   fclose(out);
   return text;
 }
@@ -2565,7 +2551,7 @@ static long outputs_size(const Program *p) {
   return n;
 }
 
-static char *input_grads_api(Emit *E, bool impl) {
+static char *input_grads_api(const Emit *E, bool impl) {
   const char *P = E->o->prefix;
   if (!E->o->input_grads)
     return arena_strdup(E->a, "");
@@ -2577,8 +2563,7 @@ static char *input_grads_api(Emit *E, bool impl) {
                         "                     const %s_real *targets, %s_real *grads, %s_real *input_grads,\n"
                         "                     void *workspace);\n",
                         P, P, P, P, P, P, P, P, P);
-  char *zero = grad_zero_block(E), *mean = grad_mean_block(E, "    ");
-  char *text = arena_printf(
+  return arena_printf(
       E->a,
       "\nreal %s_grad_inputs(const real *params, int batch, const real *inputs, const real *targets, real *grads,\n"
       "                   real *input_grads, void *workspace) {\n"
@@ -2587,20 +2572,18 @@ static char *input_grads_api(Emit *E, bool impl) {
       "    memset(grads, 0, sizeof(real) * %s_NUM_PARAMS);\n"
       "    return 0;\n"
       "  }\n"
-      "%s"
+      "  zero_grads(grads);\n"
       "  memset(input_grads, 0, sizeof(real) * (size_t)batch * %s_INPUT_SIZE);\n"
       "  real total = forward(params, batch, inputs, targets, ws);\n"
       "  backward(params, batch, inputs, targets, ws, grads, input_grads, NULL, 0);\n"
       "  if (batch > 1) {\n"
-      "%s"
+      "    mean_grads(grads, batch);\n"
       "    for (size_t i = 0; i < (size_t)batch * %s_INPUT_SIZE; i++)\n"
       "      input_grads[i] /= (real)batch;\n"
       "  }\n"
       "  return total / (real)batch;\n"
       "}\n",
-      P, P, zero, P, mean, P);
-  free(zero), free(mean);
-  return text;
+      P, P, P, P);
 }
 
 static int count_params(const Program *p) {
@@ -2643,7 +2626,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   fclose(parts_out);
   if (nparts == 0)
     parts[0] = '\0'; /* no parts, no prelude */
-  char *grad_zero = grad_zero_block(&E), *grad_mean = grad_mean_block(&E, "    ");
+  char *runs = grad_runs_block(&E);
   char *outputs_lanes_fn = outputs_lanes(&E);
   int lanes = set_mode(&E, 1);
   char *outputs = outputs_body(&E);
@@ -2711,8 +2694,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"GEMM", gemm},
       {"SEGMENTS", segments},
       {"PARTS", parts},
-      {"GRAD_ZERO", grad_zero},
-      {"GRAD_MEAN", grad_mean},
+      {"GRAD_RUNS", runs},
       {"EXTRA_API", input_grads_api(&E, false)},
       {"EXTRA_IMPL", input_grads_api(&E, true)},
       {"HELPERS", helpers},
@@ -2740,7 +2722,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   }
   free(text);
   free(segments), free(forward), free(outputs), free(backward), free(helpers), free(params), free(init);
-  free(pack), free(scratch), free(gemm), free(grad_zero), free(grad_mean), free(parts), free(modes), free(outputs_lanes_fn);
+  free(pack), free(scratch), free(gemm), free(runs), free(parts), free(modes), free(outputs_lanes_fn);
   arena_free(&arena);
 }
 

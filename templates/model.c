@@ -112,6 +112,29 @@ size_t {{P}}_workspace_size(int batch) {
   return (n * (WS_SIZE + DIN_SIZE){{PACK_SIZE}}) * sizeof(real);
 }
 
+/*@@ GRAD_RUNS @@*/
+#define NC_GRAD_RUNS (sizeof grad_runs / sizeof grad_runs[0])
+
+/* Zeroes grads where the backward pass adds to it. */
+static void zero_grads(real *grads) {
+  for (size_t r = 0; r < NC_GRAD_RUNS; r++)
+    memset(grads + grad_runs[r][0], 0, sizeof(real) * (size_t)(grad_runs[r][1] - grad_runs[r][0]));
+}
+
+/* There, the sums over a batch made means. */
+static void mean_grads(real *grads, int batch) {
+  for (size_t r = 0; r < NC_GRAD_RUNS; r++)
+    for (long i = grad_runs[r][0]; i < grad_runs[r][1]; i++)
+      grads[i] /= (real)batch;
+}
+
+/* There, an SGD step: params -= lr * the mean gradient. */
+static void sgd_update(real *params, const real *grads, int batch, real lr) {
+  for (size_t r = 0; r < NC_GRAD_RUNS; r++)
+    for (long i = grad_runs[r][0]; i < grad_runs[r][1]; i++)
+      params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
+}
+
 /*@@ PARTS @@*/
 /*@@ MODES @@*/
 /* The forward pass of every example, the products over the whole batch
@@ -123,7 +146,9 @@ static real forward(const real *params, int batch, const real *inputs, const rea
 }
 
 /* The backward pass from the forward values in ws: adds every example's
-   gradient to grads.{{DIN_DOC}} For an SGD step, update is the params
+   gradient to grads, but for the weights whose gradient is one product
+   over the batch, which it writes whole, already a mean (see
+   grad_runs).{{DIN_DOC}} For an SGD step, update is the params
    (params, writable): the weights whose gradient is one product over the
    batch get lr / batch times it subtracted, the others lr times their
    mean gradient from grads, once nothing reads them any more. */
@@ -149,12 +174,11 @@ real {{P}}_grad(const real *params, int batch, const real *inputs, const real *t
     memset(grads, 0, sizeof(real) * {{P}}_NUM_PARAMS);
     return 0;
   }
-/*@@ GRAD_ZERO @@*/
+  zero_grads(grads);
   real total = forward(params, batch, inputs, targets, ws);
   backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}}, NULL, 0);
-  if (batch > 1) { /* x / 1 is x: one example needs no pass over the gradient */
-/*@@ GRAD_MEAN @@*/
-  }
+  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
+    mean_grads(grads, batch);
   return total / (real)batch;
 }
 
@@ -163,7 +187,7 @@ real {{P}}_sgd_step(real *params, int batch, const real *inputs, const real *tar
   real *ws = (real *)workspace;
   if (batch <= 0)
     return 0;
-/*@@ GRAD_ZERO @@*/
+  zero_grads(grads);
   real total = forward(params, batch, inputs, targets, ws);
   backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}}, params, lr);
   return total / (real)batch;

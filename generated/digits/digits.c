@@ -1013,6 +1013,36 @@ size_t digits_workspace_size(int batch) {
   return (n * (WS_SIZE + DIN_SIZE) + pack_size(n) + 64 / sizeof(real)) * sizeof(real);
 }
 
+/* The params whose gradients go through grads, as offsets [from, to):
+   all but the weights whose whole gradient is one product over the
+   batch, which P_grad's product writes, already a mean, and
+   P_sgd_step's subtracts from the weight itself. */
+static const long grad_runs[][2] = {
+  {2048, 2080},
+  {2400, 2410},
+};
+#define NC_GRAD_RUNS (sizeof grad_runs / sizeof grad_runs[0])
+
+/* Zeroes grads where the backward pass adds to it. */
+static void zero_grads(real *grads) {
+  for (size_t r = 0; r < NC_GRAD_RUNS; r++)
+    memset(grads + grad_runs[r][0], 0, sizeof(real) * (size_t)(grad_runs[r][1] - grad_runs[r][0]));
+}
+
+/* There, the sums over a batch made means. */
+static void mean_grads(real *grads, int batch) {
+  for (size_t r = 0; r < NC_GRAD_RUNS; r++)
+    for (long i = grad_runs[r][0]; i < grad_runs[r][1]; i++)
+      grads[i] /= (real)batch;
+}
+
+/* There, an SGD step: params -= lr * the mean gradient. */
+static void sgd_update(real *params, const real *grads, int batch, real lr) {
+  for (size_t r = 0; r < NC_GRAD_RUNS; r++)
+    for (long i = grad_runs[r][0]; i < grad_runs[r][1]; i++)
+      params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
+}
+
 /* The forward pass of every example, the products over the whole batch
    between the per-example steps: the values the backward pass and the
    outputs need go to ws. Returns the sum of the examples' losses; with
@@ -1038,7 +1068,9 @@ static real forward(const real *params, int batch, const real *inputs, const rea
 }
 
 /* The backward pass from the forward values in ws: adds every example's
-   gradient to grads. For an SGD step, update is the params
+   gradient to grads, but for the weights whose gradient is one product
+   over the batch, which it writes whole, already a mean (see
+   grad_runs). For an SGD step, update is the params
    (params, writable): the weights whose gradient is one product over the
    batch get lr / batch times it subtracted, the others lr times their
    mean gradient from grads, once nothing reads them any more. */
@@ -1077,10 +1109,7 @@ static void backward(const real *params, int batch, const real *inputs, const re
   gemm(10, 32, (size_t)batch, ws + 52, 1, WS_SIZE,
        ws, WS_SIZE, 1, update + 2080, 32, 1, -lr / (real)batch, NULL, 0, pack);
   /* the other params, from their gradients in grads */
-  for (long i = 2048; i < 2080; i++)
-    update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
-  for (long i = 2400; i < 2410; i++)
-    update[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
+  sgd_update(update, grads, batch, lr);
 }
 
 real digits_forward(const real *params, int batch, const real *inputs, const real *targets, real *outputs,
@@ -1102,16 +1131,11 @@ real digits_grad(const real *params, int batch, const real *inputs, const real *
     memset(grads, 0, sizeof(real) * digits_NUM_PARAMS);
     return 0;
   }
-  memset(grads + 2048, 0, sizeof(real) * 32);
-  memset(grads + 2400, 0, sizeof(real) * 10);
+  zero_grads(grads);
   real total = forward(params, batch, inputs, targets, ws);
   backward(params, batch, inputs, targets, ws, grads, NULL, 0);
-  if (batch > 1) { /* x / 1 is x: one example needs no pass over the gradient */
-    for (long i = 2048; i < 2080; i++)
-      grads[i] /= (real)batch;
-    for (long i = 2400; i < 2410; i++)
-      grads[i] /= (real)batch;
-  }
+  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
+    mean_grads(grads, batch);
   return total / (real)batch;
 }
 
@@ -1120,8 +1144,7 @@ real digits_sgd_step(real *params, int batch, const real *inputs, const real *ta
   real *ws = (real *)workspace;
   if (batch <= 0)
     return 0;
-  memset(grads + 2048, 0, sizeof(real) * 32);
-  memset(grads + 2400, 0, sizeof(real) * 10);
+  zero_grads(grads);
   real total = forward(params, batch, inputs, targets, ws);
   backward(params, batch, inputs, targets, ws, grads, params, lr);
   return total / (real)batch;

@@ -328,11 +328,12 @@ static void layers_batch_is_mean_of_examples(void **state) {
 
 /* P_grad writes a weight's gradient that is one product over the batch
    straight into grads, the mean in the product's scale, and zeroes only
-   the rest: garbage in grads changes nothing, at a batch that a product
-   blocks (13) and one it takes row by row (1); a batch of 0 zeroes all. */
+   the rest: garbage in grads changes nothing, at a batch whose products
+   take several blocks of KC = 256 steps (300), one (13) and none, row by
+   row (1); a batch of 0 zeroes all. */
 static void layers_grad_overwrites(void **state) {
   (void)state;
-  enum { B = 13, IN = layers_INPUT_SIZE, NP = layers_NUM_PARAMS };
+  enum { B = 300, IN = layers_INPUT_SIZE, NP = layers_NUM_PARAMS };
   static double params[NP], x[B * IN], labels[B], clean[NP], dirty[NP], din[B * IN];
   void *ws = malloc(layers_workspace_size(B));
   assert_true(ws != NULL);
@@ -341,8 +342,8 @@ static void layers_grad_overwrites(void **state) {
     x[i] = cos(0.3 * i);
   for (int b = 0; b < B; b++)
     labels[b] = (b * 7) % 10;
-  static const int batches[] = {B, 1};
-  for (int t = 0; t < 2; t++) {
+  static const int batches[] = {B, 13, 1};
+  for (int t = 0; t < 3; t++) {
     memset(clean, 0, sizeof clean);
     memset(dirty, 0xff, sizeof dirty); /* NaNs */
     double l1 = layers_grad(params, batches[t], x, labels, clean, ws);
