@@ -35,7 +35,8 @@ all: $(BUILD)/netc
 # for the tests of --blas. Each list is installed when it is first needed.
 # OpenBLAS itself, not any cblas.h: Debian's reference libblas-dev ships one
 # too, without the libopenblas the tests and the trainers link.
-HAVE_OPENBLAS := $(wildcard /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so)
+HAVE_OPENBLAS := $(wildcard /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so /usr/lib64/libopenblas.so \
+                              /usr/local/lib/libopenblas.so)
 BUILD_PKGS := $(strip $(if $(shell command -v flex),,flex) $(if $(shell command -v bison),,bison))
 TEST_PKGS := $(strip $(if $(wildcard /usr/include/cmocka.h),,libcmocka-dev) \
                $(if $(HAVE_OPENBLAS),,libopenblas-dev))

@@ -24,7 +24,7 @@ SGEMM = f"{BUILD}/bench/sgemm"
 
 
 def run(cmd, env=None):
-    """CMD's output; its errors end the run."""
+    """CMD run to its end, its output captured; a failure ends the bench."""
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         sys.exit(f"bench: '{' '.join(cmd)}' failed:\n{done.stderr}{done.stdout}")
@@ -37,22 +37,45 @@ def run(cmd, env=None):
 # 105-130 (1024^3 at batch 256), in PyTorch's products as in sgemm's.
 OLD_CORES = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai", "Coppermine",
              "Northwood", "Banias", "Barcelona", "Opteron", "Opteron_SSE3"}
+SKYLAKEX_FLAGS = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}  # what its kernels use: not a Xeon Phi's
+
+
+def openblas_says(env):
+    """The kernel OpenBLAS reports it loads under ENV (OPENBLAS_VERBOSE=2), or
+    None where it reports none (a build for one CPU, without DYNAMIC_ARCH)."""
+    probe = run([SGEMM, "1", "1", "1", "1"], env=dict(env, OPENBLAS_VERBOSE="2")).stderr
+    return next((l.split(":", 1)[1].strip() for l in probe.splitlines() if l.startswith("Core:")), None)
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((set(l.split(":", 1)[1].split()) for l in f if l.startswith("flags")), set())
+    except OSError:
+        return set()
 
 
 def openblas_core():
     """The kernel OpenBLAS runs here, and why. Where it picks one older than
     the CPU's flags allow, OPENBLAS_CORETYPE names the right one, for the
     sgemm limit and for PyTorch alike (it is read when the library loads,
-    so before torch is imported); one set by the user is kept."""
+    so before torch is imported); one set by the user is kept. What is
+    reported is what OpenBLAS then says it loads."""
     os.makedirs(os.path.dirname(SGEMM), exist_ok=True)
     if not os.path.exists(SGEMM):
         run([os.environ.get("CC", "cc"), "-O2", "-o", SGEMM, "bench/sgemm.c", "-lopenblas"])
-    probe = run([SGEMM, "1", "1", "1", "1"], env=dict(os.environ, OPENBLAS_VERBOSE="2")).stderr
-    core = next((l.split(":", 1)[1].strip() for l in probe.splitlines() if l.startswith("Core:")), "?")
-    flags = next((set(l.split(":", 1)[1].split()) for l in open("/proc/cpuinfo") if l.startswith("flags")), set())
-    best = "SkylakeX" if "avx512f" in flags else "Haswell" if {"avx2", "fma"} <= flags else None
-    if "OPENBLAS_CORETYPE" in os.environ or core not in OLD_CORES or best is None:
+    core = openblas_says(os.environ)
+    if core is None:
+        return "unknown (OpenBLAS names none: not a DYNAMIC_ARCH build?)"
+    if "OPENBLAS_CORETYPE" in os.environ or core not in OLD_CORES:
         return core
+    flags = cpu_flags()
+    best = "SkylakeX" if SKYLAKEX_FLAGS <= flags else "Haswell" if {"avx2", "fma"} <= flags else None
+    if best is None:
+        return core
+    now = openblas_says(dict(os.environ, OPENBLAS_CORETYPE=best))
+    if now != best:
+        return f"{core} (it would not take OPENBLAS_CORETYPE={best}: it said {now})"
     os.environ["OPENBLAS_CORETYPE"] = best
     return f"{best} (OPENBLAS_CORETYPE; it took this CPU for a {core})"
 
