@@ -198,12 +198,12 @@ static void outer_product_sizes(void **state) {
 static bool same_value(real x, real y) { return memcmp(&x, &y, sizeof x) == 0 || (isnan(x) && isnan(y)); }
 
 /* Where C starts changes no bit: which columns are vectors, and so one
-   rounding, depends on N alone, never on the address (a version that
-   took a row's first columns up to a cache line in masked vectors had to
-   make every column one FMA to keep this). C at every offset from 0 to
-   15 reals, for the outer product of one step (rows that all start
-   alike: LDC whole vectors) and for rows of axpy over three steps (five
-   rows: the row path), storing and adding. */
+   rounding, must depend on N alone, never on the address, or a user's
+   malloc would choose the results. C at every offset from 0 to 15 reals,
+   for the outer product of one step (rows that all start alike: LDC
+   whole vectors; 24 columns are at most eight vectors in every build)
+   and for rows of axpy over three steps (five rows: the row path),
+   storing and adding. */
 static void alignment_changes_no_bit(void **state) {
   (void)state;
   enum { M = 7, N = 100, K = 3, LDC = 112, OFFSETS = 16 };
@@ -215,24 +215,27 @@ static void alignment_changes_no_bit(void **state) {
     b[i] = random_real();
   for (size_t i = 0; i < M * LDC; i++)
     start[i] = random_real();
-  for (int steps = 1; steps <= K; steps += K - 1)
-    for (int add = 0; add < 2; add++)
-      for (size_t off = 0; off < OFFSETS; off++) {
-        real *at = c + off;
-        memcpy(at, start, sizeof start);
-        if (steps == 1) /* a column of A, B one row: gemm_outer */
-          gemm(M, N, 1, a, 1, M, b, N, 1, at, LDC, add, (real)-0.75, NULL, 0, pack);
-        else /* A and B row-major, five rows: gemm_row_axpy */
-          gemm(5, N, K, a, K, 1, b, N, 1, at, LDC, add, (real)-0.75, NULL, 0, pack);
-        if (off == 0)
-          memcpy(first, at, sizeof first);
-        for (size_t i = 0; i < M * LDC; i++)
-          if (memcmp(&at[i], &first[i], sizeof at[i]) != 0)
-            fail_msg("k %d, add %d, C %zu reals on: element %zu is %a, at 0 it was %a", steps, add, off, i,
-                     (double)at[i], (double)first[i]);
-        for (size_t i = 0; i < N; i++) /* and the product is there: row 0 moved */
-          assert_true(at[i] != start[i]);
-      }
+  static const size_t widths[] = {24, N}, steps[] = {1, K};
+  for (size_t w = 0; w < 2; w++)
+    for (size_t s = 0; s < 2; s++)
+      for (int add = 0; add < 2; add++)
+        for (size_t off = 0; off < OFFSETS; off++) {
+          real *at = c + off;
+          size_t n = widths[w];
+          memcpy(at, start, sizeof start);
+          if (steps[s] == 1) /* a column of A, B one row: gemm_outer up to eight vectors */
+            gemm(M, n, 1, a, 1, M, b, n, 1, at, LDC, add, (real)-0.75, NULL, 0, pack);
+          else /* A and B row-major, five rows: gemm_row_axpy */
+            gemm(5, n, K, a, K, 1, b, n, 1, at, LDC, add, (real)-0.75, NULL, 0, pack);
+          if (off == 0)
+            memcpy(first, at, sizeof first);
+          for (size_t i = 0; i < M * LDC; i++)
+            if (memcmp(&at[i], &first[i], sizeof at[i]) != 0)
+              fail_msg("n %zu, k %zu, add %d, C %zu reals on: element %zu is %a, at 0 it was %a", n, steps[s], add,
+                       off, i, (double)at[i], (double)first[i]);
+          for (size_t j = 0; j < n; j++) /* and the product is there: row 0 moved */
+            assert_true(at[j] != start[j]);
+        }
 }
 
 /* A product of one step that adds into C, with rows of 128 or more,
