@@ -440,7 +440,10 @@ int main(void) {
   printf("gemm: the portable kernel, %s\n", NC_DOUBLE ? "double" : "float");
 #endif
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(small_sizes), cmocka_unit_test(row_path_sizes), cmocka_unit_test(outer_product_sizes), cmocka_unit_test(alignment_changes_no_bit), cmocka_unit_test(zero_rows_of_one_step), cmocka_unit_test(threads_change_no_bits), cmocka_unit_test(blocked_sizes), cmocka_unit_test(wide_product),
+      cmocka_unit_test(small_sizes),          cmocka_unit_test(row_path_sizes),
+      cmocka_unit_test(outer_product_sizes),  cmocka_unit_test(alignment_changes_no_bit),
+      cmocka_unit_test(zero_rows_of_one_step), cmocka_unit_test(threads_change_no_bits),
+      cmocka_unit_test(blocked_sizes),        cmocka_unit_test(wide_product),
       cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough), cmocka_unit_test(scaled_products),
       cmocka_unit_test(finished_products), cmocka_unit_test(relu_of_special_values),
   };
