@@ -198,7 +198,7 @@ static const char *const reserved_words[] = {
     "cls", "exp", "log", "sqrt", "fabs", "tanh", "sin", "cos", "pow", "log1p", "fmax", "memset", "NAN", "NULL",
     "size_t", "uint64_t", "forward", "backward", "write_outputs", "fill_value", "fill_uniform", "fill_normal",
     "uniform01", "next_random", "input_grad_scratch", "main", "grad_runs", "zero_grads", "mean_grads",
-    "sgd_update",
+    "sgd_update", "grad_mean",
     /* macros of math.h, stdint.h, stddef.h and string.h (more by prefix below) */
     "INFINITY", "isfinite", "isinf", "isnan", "isnormal", "signbit", "fpclassify", "isgreater", "isgreaterequal",
     "isless", "islessequal", "islessgreater", "isunordered", "math_errhandling", "offsetof", "expf", "logf",
@@ -2572,16 +2572,12 @@ static char *input_grads_api(const Emit *E, bool impl) {
       "    memset(grads, 0, sizeof(real) * %s_NUM_PARAMS);\n"
       "    return 0;\n"
       "  }\n"
-      "  zero_grads(grads);\n"
       "  memset(input_grads, 0, sizeof(real) * (size_t)batch * %s_INPUT_SIZE);\n"
-      "  real total = forward(params, batch, inputs, targets, ws);\n"
-      "  backward(params, batch, inputs, targets, ws, grads, input_grads, NULL, 0);\n"
-      "  if (batch > 1) {\n"
-      "    mean_grads(grads, batch);\n"
+      "  real loss = grad_mean(params, batch, inputs, targets, grads, input_grads, ws);\n"
+      "  if (batch > 1)\n"
       "    for (size_t i = 0; i < (size_t)batch * %s_INPUT_SIZE; i++)\n"
       "      input_grads[i] /= (real)batch;\n"
-      "  }\n"
-      "  return total / (real)batch;\n"
+      "  return loss;\n"
       "}\n",
       P, P, P, P);
 }
@@ -2669,6 +2665,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
       {"DIN_PARAM", o->input_grads ? ", real *din" : ""},
       {"DIN_DOC", o->input_grads ? "\n   Each example's input gradient goes to its row of din." : ""},
       {"DIN_SCRATCH", o->input_grads ? ", input_grad_scratch(ws, batch)" : ""},
+      {"DIN_ARG", o->input_grads ? ", din" : ""},
       {"PACK_SIZE", E.any_gemm ? " + pack_size(n) + 64 / sizeof(real)" : ""},
       {"PACK", pack},
       {"INPUT_GRAD_SCRATCH", scratch},

@@ -167,6 +167,19 @@ real {{P}}_forward(const real *params, int batch, const real *inputs, const real
   return targets ? total / (real)batch : 0;
 }
 
+/* The mean gradient of a batch of one or more into grads; returns the
+   mean loss. With --input-grads the entry point that also returns the
+   inputs' gradients calls it too. */
+static real grad_mean(const real *params, int batch, const real *inputs, const real *targets, real *grads{{DIN_PARAM}},
+                      real *ws) {
+  zero_grads(grads);
+  real total = forward(params, batch, inputs, targets, ws);
+  backward(params, batch, inputs, targets, ws, grads{{DIN_ARG}}, NULL, 0);
+  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
+    mean_grads(grads, batch);
+  return total / (real)batch;
+}
+
 real {{P}}_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
@@ -174,12 +187,7 @@ real {{P}}_grad(const real *params, int batch, const real *inputs, const real *t
     memset(grads, 0, sizeof(real) * {{P}}_NUM_PARAMS);
     return 0;
   }
-  zero_grads(grads);
-  real total = forward(params, batch, inputs, targets, ws);
-  backward(params, batch, inputs, targets, ws, grads{{DIN_SCRATCH}}, NULL, 0);
-  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
-    mean_grads(grads, batch);
-  return total / (real)batch;
+  return grad_mean(params, batch, inputs, targets, grads{{DIN_SCRATCH}}, ws);
 }
 
 real {{P}}_sgd_step(real *params, int batch, const real *inputs, const real *targets, real lr, real *grads,

@@ -382,6 +382,19 @@ real xor_forward(const real *params, int batch, const real *inputs, const real *
   return targets ? total / (real)batch : 0;
 }
 
+/* The mean gradient of a batch of one or more into grads; returns the
+   mean loss. With --input-grads the entry point that also returns the
+   inputs' gradients calls it too. */
+static real grad_mean(const real *params, int batch, const real *inputs, const real *targets, real *grads,
+                      real *ws) {
+  zero_grads(grads);
+  real total = forward(params, batch, inputs, targets, ws);
+  backward(params, batch, inputs, targets, ws, grads, NULL, 0);
+  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
+    mean_grads(grads, batch);
+  return total / (real)batch;
+}
+
 real xor_grad(const real *params, int batch, const real *inputs, const real *targets, real *grads,
                void *workspace) {
   real *ws = (real *)workspace;
@@ -389,12 +402,7 @@ real xor_grad(const real *params, int batch, const real *inputs, const real *tar
     memset(grads, 0, sizeof(real) * xor_NUM_PARAMS);
     return 0;
   }
-  zero_grads(grads);
-  real total = forward(params, batch, inputs, targets, ws);
-  backward(params, batch, inputs, targets, ws, grads, NULL, 0);
-  if (batch > 1) /* x / 1 is x: one example needs no pass over the gradient */
-    mean_grads(grads, batch);
-  return total / (real)batch;
+  return grad_mean(params, batch, inputs, targets, grads, ws);
 }
 
 real xor_sgd_step(real *params, int batch, const real *inputs, const real *targets, real lr, real *grads,
