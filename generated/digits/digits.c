@@ -462,6 +462,7 @@ static void gemm_pack_b(size_t kc, size_t nc, const real *b, size_t rsb, size_t 
 #define GEMM_YMM_LOAD _mm256_loadu_pd
 #define GEMM_YMM_STORE _mm256_storeu_pd
 #define GEMM_YMM_ADD _mm256_add_pd
+#define GEMM_YMM_MAX _mm256_max_pd
 #define GEMM_YMM_MUL _mm256_mul_pd
 #define GEMM_YMM_FMA _mm256_fmadd_pd
 #define GEMM_YMM_ZERO _mm256_setzero_pd
@@ -472,6 +473,7 @@ enum { GEMM_YMM_W = 4 };
 #define GEMM_YMM_LOAD _mm256_loadu_ps
 #define GEMM_YMM_STORE _mm256_storeu_ps
 #define GEMM_YMM_ADD _mm256_add_ps
+#define GEMM_YMM_MAX _mm256_max_ps
 #define GEMM_YMM_MUL _mm256_mul_ps
 #define GEMM_YMM_FMA _mm256_fmadd_ps
 #define GEMM_YMM_ZERO _mm256_setzero_ps
@@ -483,6 +485,7 @@ enum { GEMM_YMM_W = 8 };
 #define GEMM_LOAD _mm512_loadu_pd
 #define GEMM_STORE _mm512_storeu_pd
 #define GEMM_ADD _mm512_add_pd
+#define GEMM_MAX _mm512_max_pd
 #define GEMM_MUL _mm512_mul_pd
 #define GEMM_FMA _mm512_fmadd_pd
 #define GEMM_ZERO _mm512_setzero_pd
@@ -493,6 +496,7 @@ enum { GEMM_W = 8 };
 #define GEMM_LOAD _mm512_loadu_ps
 #define GEMM_STORE _mm512_storeu_ps
 #define GEMM_ADD _mm512_add_ps
+#define GEMM_MAX _mm512_max_ps
 #define GEMM_MUL _mm512_mul_ps
 #define GEMM_FMA _mm512_fmadd_ps
 #define GEMM_ZERO _mm512_setzero_ps
@@ -503,6 +507,7 @@ enum { GEMM_W = 16 };
 #define GEMM_LOAD GEMM_YMM_LOAD
 #define GEMM_STORE GEMM_YMM_STORE
 #define GEMM_ADD GEMM_YMM_ADD
+#define GEMM_MAX GEMM_YMM_MAX
 #define GEMM_MUL GEMM_YMM_MUL
 #define GEMM_FMA GEMM_YMM_FMA
 #define GEMM_ZERO GEMM_YMM_ZERO
@@ -525,12 +530,21 @@ enum { GEMM_W = GEMM_YMM_W };
     c##R##1 = GEMM_FMA(ar, b1, c##R##1);                                                                              \
   }
 #define GEMM_STEP_HALF(R) c##R##0 = GEMM_FMA(GEMM_SPLAT(a##R + o), b0, c##R##0);
-#define GEMM_PUT(R)                                                                                                   \
-  GEMM_STORE(out + R * ld, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld), c##R##0) : c##R##0);                          \
-  GEMM_STORE(out + R * ld + GEMM_W, add_here ? GEMM_ADD(GEMM_LOAD(out + R * ld + GEMM_W), c##R##1) : c##R##1);
+#define GEMM_ADD_C(R)                                                                                                 \
+  c##R##0 = GEMM_ADD(GEMM_LOAD(c + R * ldc), c##R##0), c##R##1 = GEMM_ADD(GEMM_LOAD(c + R * ldc + GEMM_W), c##R##1);
+#define GEMM_BIAS(R) c##R##0 = GEMM_ADD(c##R##0, bias0), c##R##1 = GEMM_ADD(c##R##1, bias1);
+/* max(x, 0) with x first: a NaN or either zero gives the second, 0, as x > 0 ? x : 0 does */
+#define GEMM_RELU(R) c##R##0 = GEMM_MAX(c##R##0, zero), c##R##1 = GEMM_MAX(c##R##1, zero);
+#define GEMM_PUT(R) GEMM_STORE(out + R * ld, c##R##0), GEMM_STORE(out + R * ld + GEMM_W, c##R##1);
+#define GEMM_ADD_C_ROW(R)                                                                                             \
+  if (R < rows)                                                                                                       \
+    GEMM_ADD_C(R)
+#define GEMM_PUT_ROW(R)                                                                                               \
+  if (R < rows)                                                                                                       \
+    GEMM_PUT(R)
 
 static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const real *b, real *c, size_t ldc,
-                        size_t rows, size_t cols, int add, real scale) {
+                        size_t rows, size_t cols, int add, real scale, GemmFinish fin) {
   GEMM_ROWS(GEMM_ROW_OF_A) /* rows past the block repeat its last: their sums stop in the tile */
   if (rows == GEMM_MR) { /* C's block, read or written after the loop; rows past C are not C's to point at */
     GEMM_ROWS(GEMM_PREFETCH)
@@ -568,20 +582,43 @@ static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const 
     GEMM_VEC s = GEMM_SPLAT(&scale);
     GEMM_ROWS(GEMM_SCALE)
   }
-  real tile[GEMM_MR * GEMM_NR];
-  int whole = rows == GEMM_MR && cols == GEMM_NR;
-  real *out = whole ? c : tile; /* a block at C's edge goes through a tile */
-  size_t ld = whole ? ldc : (size_t)GEMM_NR;
-  int add_here = whole && add;
-  GEMM_ROWS(GEMM_PUT)
-  for (size_t i = 0; !whole && i < rows; i++)
-    for (size_t j = 0; j < cols; j++)
-      c[i * ldc + j] = add ? c[i * ldc + j] + tile[i * GEMM_NR + j] : tile[i * GEMM_NR + j];
+  if (cols < GEMM_NR) { /* a block at C's right edge goes through a tile */
+    real tile[GEMM_MR * GEMM_NR], *out = tile;
+    size_t ld = GEMM_NR;
+    GEMM_ROWS(GEMM_PUT)
+    for (size_t i = 0; i < rows; i++)
+      for (size_t j = 0; j < cols; j++)
+        c[i * ldc + j] = gemm_finish1(add ? c[i * ldc + j] + tile[i * GEMM_NR + j] : tile[i * GEMM_NR + j], fin, j);
+    return;
+  }
+  /* whole rows: finished in registers, the order of the tile's arithmetic */
+  if (add) {
+    if (rows == GEMM_MR) {
+      GEMM_ROWS(GEMM_ADD_C)
+    } else {
+      GEMM_ROWS(GEMM_ADD_C_ROW)
+    }
+  }
+  if (fin.bias) {
+    GEMM_VEC bias0 = GEMM_LOAD(fin.bias), bias1 = GEMM_LOAD(fin.bias + GEMM_W);
+    GEMM_ROWS(GEMM_BIAS)
+  }
+  if (fin.relu) {
+    const GEMM_VEC zero = GEMM_ZERO();
+    GEMM_ROWS(GEMM_RELU)
+  }
+  real *out = c;
+  size_t ld = ldc;
+  if (rows == GEMM_MR) {
+    GEMM_ROWS(GEMM_PUT)
+  } else { /* rows past C are not C's to write */
+    GEMM_ROWS(GEMM_PUT_ROW)
+  }
 }
 #else
 /* Portable: the same sums in the same order, as plain loops. */
 static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const real *b, real *c, size_t ldc,
-                        size_t rows, size_t cols, int add, real scale) {
+                        size_t rows, size_t cols, int add, real scale, GemmFinish fin) {
   real acc[GEMM_MR][GEMM_NR];
   memset(acc, 0, sizeof acc);
   for (size_t p = 0; p < kc; p++, b += GEMM_NR)
@@ -590,15 +627,20 @@ static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const 
         acc[i][j] += a[i * rsa + p * csa] * b[j];
   for (size_t i = 0; i < rows; i++)
     for (size_t j = 0; j < cols; j++)
-      c[i * ldc + j] = add ? c[i * ldc + j] + scale * acc[i][j] : scale * acc[i][j];
+      c[i * ldc + j] = gemm_finish1(add ? c[i * ldc + j] + scale * acc[i][j] : scale * acc[i][j], fin, j);
 }
 #endif
 
-/* The block of C the kernel just stored, finished while it is in L1. */
+/* A block of C finished after its sums are stored: the products that go
+   row by row or by CBLAS; the kernel finishes its blocks in registers. */
 static void gemm_finish_block(real *c, size_t ldc, size_t rows, size_t cols, GemmFinish f) {
-  for (size_t i = 0; i < rows; i++)
-    for (size_t j = 0; j < cols; j++)
-      c[i * ldc + j] = gemm_finish1(c[i * ldc + j], f, j);
+  for (size_t i = 0; i < rows; i++) { /* a loop for each part of the finish: each vectorizes */
+    real *ci = c + i * ldc;
+    for (size_t j = 0; f.bias && j < cols; j++)
+      ci[j] += f.bias[j];
+    for (size_t j = 0; f.relu && j < cols; j++)
+      ci[j] = ci[j] > 0 ? ci[j] : 0;
+  }
 }
 
 /* The sum of x[p] y[p] for p < k, both contiguous, in a fixed order:
@@ -897,6 +939,7 @@ static size_t gemm_scratch(size_t m, size_t n, size_t k, size_t csa) {
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
                         size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin,
                         real *pack) {
+  const GemmFinish none = {NULL, 0}; /* for the blocks of K before the last */
   int in_place = gemm_reads_a_in_place(m, k, csa);
   size_t rsp = in_place ? rsa : 1, csp = in_place ? csa : (size_t)GEMM_MR; /* the strides the kernel reads A by */
   real *pack_b = in_place ? pack : pack + gemm_pack_a_size(m, k);
@@ -914,9 +957,8 @@ static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa,
             real *block = c + (ic + ir) * ldc + jc + jr;
             size_t rows = gemm_min(GEMM_MR, mc - ir), cols = gemm_min(GEMM_NR, nc - jr);
             const real *panel = in_place ? a + (ic + ir) * rsa + pc * csa : pack + ir * kc;
-            gemm_kernel(kc, panel, rsp, csp, pack_b + jr * kc, block, ldc, rows, cols, add || pc > 0, scale);
-            if ((fin.bias || fin.relu) && pc + kc == k)
-              gemm_finish_block(block, ldc, rows, cols, gemm_finish_at(fin, jc + jr));
+            gemm_kernel(kc, panel, rsp, csp, pack_b + jr * kc, block, ldc, rows, cols, add || pc > 0, scale,
+                        pc + kc == k ? gemm_finish_at(fin, jc + jr) : none);
           }
       }
     }

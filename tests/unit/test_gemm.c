@@ -369,7 +369,7 @@ static void finished_products(void **state) {
 
 /* relu as the generated code writes it, x > 0 ? x : 0: NaN and -0 give
    +0, on the row path (an empty sum added to C) and in the kernel (a NaN
-   in A makes its row of C NaN). */
+   in A makes its row of C NaN; a scale of -1 makes a sum of zeros -0). */
 static void relu_of_special_values(void **state) {
   (void)state;
   real c[6] = {-0.0f, NAN, -1, 2, INFINITY, -INFINITY}, pack[1], none[1] = {0};
@@ -390,6 +390,16 @@ static void relu_of_special_values(void **state) {
     for (int i = 1; i < M; i++)
       assert_true(out[i * N + j] >= 0);
   }
+  /* -1 times a sum of zeros is -0 before relu, +0 after, in registers:
+     wide enough for the kernel in every build */
+  real *wide = new_scratch(M, 64, K, 1), zeros[K * 64] = {0}, sums[M * 64];
+  assert_non_null(wide);
+  gemm(M, 64, K, a, K, 1, zeros, 64, 1, sums, 64, 0, -1, NULL, 0, wide);
+  assert_true(signbit(sums[64])); /* row 1: no NaN */
+  gemm(M, 64, K, a, K, 1, zeros, 64, 1, sums, 64, 0, -1, NULL, 1, wide);
+  for (int i = 0; i < M * 64; i++)
+    assert_false(signbit(sums[i]));
+  free(wide);
   free(panels);
 }
 
