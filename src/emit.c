@@ -194,6 +194,7 @@ static const char *const reserved_words[] = {
     "virtual", "wchar_t", "xor", "xor_eq", "alignas", "alignof", "thread_local", "char16_t", "char32_t",
     /* what the generated code itself uses */
     "real", "params", "in", "tg", "ws", "grads", "din", "out", "i", "j", "k", "u", "acc", "part", "bk", "zmax", "zsum",
+    "zmax0", "zmax1", "zmax2", "zmax3", "zsum0", "zsum1", "zsum2", "zsum3",
     "lse", "l", "live", "total",
     "cls", "exp", "log", "sqrt", "fabs", "tanh", "sin", "cos", "pow", "log1p", "fmax", "memset", "NAN", "NULL",
     "size_t", "uint64_t", "forward", "backward", "write_outputs", "fill_value", "fill_uniform", "fill_normal",
@@ -1316,47 +1317,75 @@ static void block_close(Emit *E) {
   emitf(E, "}\n");
 }
 
-/* zmax = max(x) */
-static void find_max(Emit *E, int x) {
-  emitf(E, "real zmax = %s;\n", ref(E, x, "0"));
-  emitf(E, "for (int i = 1; i < %ld; i++)\n", size_of(E, x));
+/* Element I (an index expression) of x, or exp(x[I] - zmax) if EXPS. */
+static const char *term_of(Emit *E, int x, bool exps, const char *i) {
+  const char *xi = ref(E, x, i);
+  return exps ? arena_printf(E->a, "exp(%s - zmax)", xi) : xi;
+}
+
+/* One step of a max or sum into NAME: NAME = max(NAME, T) or NAME += T. */
+static void reduce_step(Emit *E, const char *name, bool max, const char *t) {
+  if (max)
+    emitf(E, "%s = %s > %s ? %s : %s;\n", name, t, name, t, name);
+  else
+    emitf(E, "%s += %s;\n", name, t);
+}
+
+/* real NAME = the max (MAX) or the sum of x's elements (their exps if
+   EXPS). Short vectors go in order; from 8 elements on, into four
+   partial results, element i into partial i % 4, combined as (0, 1) and
+   (2, 3): four chains of dependent adds instead of one, vectorized by
+   their structure, not by -ffast-math, in a fixed order. The max keeps
+   the ordered form's answer, a NaN only from x[0]: a later one never
+   wins a comparison. */
+static void reduce_of(Emit *E, const char *name, bool max, int x, bool exps) {
+  long n = size_of(E, x);
+  if (n < 8) {
+    emitf(E, "real %s = %s;\n", name, term_of(E, x, exps, "0"));
+    emitf(E, "for (int i = 1; i < %ld; i++)\n", n);
+    E->indent++;
+    reduce_step(E, name, max, term_of(E, x, exps, "i"));
+    E->indent--;
+    return;
+  }
+  const char *part[4];
+  for (int u = 0; u < 4; u++)
+    part[u] = arena_printf(E->a, "%s%d", name, u);
+  emitf(E, "real %s = %s, %s = %s, %s = %s, %s = %s;\n", part[0], term_of(E, x, exps, "0"), part[1],
+        term_of(E, x, exps, "1"), part[2], term_of(E, x, exps, "2"), part[3], term_of(E, x, exps, "3"));
+  emitf(E, "for (int i = 4; i < %ld; i += 4) {\n", n - n % 4);
   E->indent++;
-  emitf(E, "if (%s > zmax)\n", ref(E, x, "i"));
-  E->indent++;
-  emitf(E, "zmax = %s;\n", ref(E, x, "i"));
-  E->indent -= 2;
+  for (int u = 0; u < 4; u++)
+    reduce_step(E, part[u], max, term_of(E, x, exps, u ? arena_printf(E->a, "i + %d", u) : "i"));
+  E->indent--;
+  emitf(E, "}\n");
+  for (long i = n - n % 4; i < n; i++)
+    reduce_step(E, part[i % 4], max, term_of(E, x, exps, arena_printf(E->a, "%ld", i)));
+  reduce_step(E, part[0], max, part[1]);
+  reduce_step(E, part[2], max, part[3]);
+  emitf(E, "real %s = %s;\n", name, part[0]);
+  reduce_step(E, name, max, part[2]);
 }
 
 /* zmax = max(x), zsum = sum(exp(x - zmax)): the start of every stable softmax. */
 static void max_and_sum(Emit *E, int x) {
-  long count = size_of(E, x);
-  find_max(E, x);
-  emitf(E, "real zsum = 0;\n");
-  open_loop(E, "i", count);
-  emitf(E, "\n");
-  E->indent++;
-  emitf(E, "zsum += exp(%s - zmax);\n", ref(E, x, "i"));
-  E->indent--;
+  reduce_of(E, "zmax", true, x, false);
+  reduce_of(E, "zsum", false, x, true);
 }
 
 /* zmax and zsum as max_and_sum, and P = softmax(x) for the backward pass,
    each exp(x - zmax) computed once: kept in P, then divided by zsum. The
-   exps come in a loop of their own, which vectorizes; the sum does not. */
+   exps come in a loop of their own, which vectorizes. */
 static void max_sum_softmax(Emit *E, int x, int p) {
   long count = size_of(E, x);
-  find_max(E, x);
+  reduce_of(E, "zmax", true, x, false);
   comment_text(E, arena_printf(E->a, "%s, for the backward pass", graph_expr_string(E->g, p, 0)));
   open_loop(E, "i", count);
   emitf(E, "\n");
   E->indent++;
   emitf(E, "%sexp(%s - zmax);\n", store(E, p, "i"), ref(E, x, "i"));
   E->indent--;
-  emitf(E, "real zsum = 0;\n");
-  open_loop(E, "i", count);
-  emitf(E, "\n");
-  E->indent++;
-  emitf(E, "zsum += %s;\n", ref(E, p, "i"));
-  E->indent--;
+  reduce_of(E, "zsum", false, p, false);
   open_loop(E, "i", count);
   emitf(E, "\n");
   E->indent++;

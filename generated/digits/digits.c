@@ -213,13 +213,32 @@ static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   real *probs = ws + 42;
   /* output probs = softmax(logits)   ([10]) */
   {
-    real zmax = logits[0];
-    for (int i = 1; i < 10; i++)
-      if (logits[i] > zmax)
-        zmax = logits[i];
-    real zsum = 0;
-    for (int i = 0; i < 10; i++)
-      zsum += nc_expf(logits[i] - zmax);
+    real zmax0 = logits[0], zmax1 = logits[1], zmax2 = logits[2], zmax3 = logits[3];
+    for (int i = 4; i < 8; i += 4) {
+      zmax0 = logits[i] > zmax0 ? logits[i] : zmax0;
+      zmax1 = logits[i + 1] > zmax1 ? logits[i + 1] : zmax1;
+      zmax2 = logits[i + 2] > zmax2 ? logits[i + 2] : zmax2;
+      zmax3 = logits[i + 3] > zmax3 ? logits[i + 3] : zmax3;
+    }
+    zmax0 = logits[8] > zmax0 ? logits[8] : zmax0;
+    zmax1 = logits[9] > zmax1 ? logits[9] : zmax1;
+    zmax0 = zmax1 > zmax0 ? zmax1 : zmax0;
+    zmax2 = zmax3 > zmax2 ? zmax3 : zmax2;
+    real zmax = zmax0;
+    zmax = zmax2 > zmax ? zmax2 : zmax;
+    real zsum0 = nc_expf(logits[0] - zmax), zsum1 = nc_expf(logits[1] - zmax), zsum2 = nc_expf(logits[2] - zmax), zsum3 = nc_expf(logits[3] - zmax);
+    for (int i = 4; i < 8; i += 4) {
+      zsum0 += nc_expf(logits[i] - zmax);
+      zsum1 += nc_expf(logits[i + 1] - zmax);
+      zsum2 += nc_expf(logits[i + 2] - zmax);
+      zsum3 += nc_expf(logits[i + 3] - zmax);
+    }
+    zsum0 += nc_expf(logits[8] - zmax);
+    zsum1 += nc_expf(logits[9] - zmax);
+    zsum0 += zsum1;
+    zsum2 += zsum3;
+    real zsum = zsum0;
+    zsum += zsum2;
     for (int i = 0; i < 10; i++)
       probs[i] = nc_expf(logits[i] - zmax) / zsum;
   }
@@ -233,13 +252,32 @@ static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   /* loss = cross_entropy(logits, label)   (scalar) */
   real loss;
   {
-    real zmax = logits[0];
-    for (int i = 1; i < 10; i++)
-      if (logits[i] > zmax)
-        zmax = logits[i];
-    real zsum = 0;
-    for (int i = 0; i < 10; i++)
-      zsum += nc_expf(logits[i] - zmax);
+    real zmax0 = logits[0], zmax1 = logits[1], zmax2 = logits[2], zmax3 = logits[3];
+    for (int i = 4; i < 8; i += 4) {
+      zmax0 = logits[i] > zmax0 ? logits[i] : zmax0;
+      zmax1 = logits[i + 1] > zmax1 ? logits[i + 1] : zmax1;
+      zmax2 = logits[i + 2] > zmax2 ? logits[i + 2] : zmax2;
+      zmax3 = logits[i + 3] > zmax3 ? logits[i + 3] : zmax3;
+    }
+    zmax0 = logits[8] > zmax0 ? logits[8] : zmax0;
+    zmax1 = logits[9] > zmax1 ? logits[9] : zmax1;
+    zmax0 = zmax1 > zmax0 ? zmax1 : zmax0;
+    zmax2 = zmax3 > zmax2 ? zmax3 : zmax2;
+    real zmax = zmax0;
+    zmax = zmax2 > zmax ? zmax2 : zmax;
+    real zsum0 = nc_expf(logits[0] - zmax), zsum1 = nc_expf(logits[1] - zmax), zsum2 = nc_expf(logits[2] - zmax), zsum3 = nc_expf(logits[3] - zmax);
+    for (int i = 4; i < 8; i += 4) {
+      zsum0 += nc_expf(logits[i] - zmax);
+      zsum1 += nc_expf(logits[i + 1] - zmax);
+      zsum2 += nc_expf(logits[i + 2] - zmax);
+      zsum3 += nc_expf(logits[i + 3] - zmax);
+    }
+    zsum0 += nc_expf(logits[8] - zmax);
+    zsum1 += nc_expf(logits[9] - zmax);
+    zsum0 += zsum1;
+    zsum2 += zsum3;
+    real zsum = zsum0;
+    zsum += zsum2;
     int cls = label >= 0 && label < 10 && label == (int)label ? (int)label : -1;
     loss = cls >= 0 ? zmax + logf(zsum) - logits[cls] : NAN;
   }

@@ -238,10 +238,9 @@ static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   {
     real zmax = logits[0];
     for (int i = 1; i < 3; i++)
-      if (logits[i] > zmax)
-        zmax = logits[i];
-    real zsum = 0;
-    for (int i = 0; i < 3; i++)
+      zmax = logits[i] > zmax ? logits[i] : zmax;
+    real zsum = nc_expf(logits[0] - zmax);
+    for (int i = 1; i < 3; i++)
       zsum += nc_expf(logits[i] - zmax);
     for (int i = 0; i < 3; i++)
       probs[i] = nc_expf(logits[i] - zmax) / zsum;
@@ -258,10 +257,9 @@ static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   {
     real zmax = logits[0];
     for (int i = 1; i < 3; i++)
-      if (logits[i] > zmax)
-        zmax = logits[i];
-    real zsum = 0;
-    for (int i = 0; i < 3; i++)
+      zmax = logits[i] > zmax ? logits[i] : zmax;
+    real zsum = nc_expf(logits[0] - zmax);
+    for (int i = 1; i < 3; i++)
       zsum += nc_expf(logits[i] - zmax);
     int cls = species >= 0 && species < 3 && species == (int)species ? (int)species : -1;
     loss = cls >= 0 ? zmax + logf(zsum) - logits[cls] : NAN;

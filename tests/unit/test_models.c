@@ -22,6 +22,7 @@
 #include "xor_each.h"
 #include "xor_lanes.h"
 #include "xor_threads.h"
+#include "wide_softmax.h"
 
 static void assert_close(double actual, double expected, double tol) {
   if (!(fabs(actual - expected) <= tol))
@@ -221,6 +222,27 @@ static void classifier_forward_outputs(void **state) {
   assert_close(loss, expected / 2, 1e-12);
   assert_close(classifier_forward(params, 2, x, NULL, out_no_targets, ws), 0, 0);
   assert_memory_equal(out, out_no_targets, sizeof out);
+}
+
+/* The max of a softmax's four partial results: logits of 800 and 799 at
+   each position in turn, the rest near 0, where a max that missed both
+   would overflow exp to inf and the outputs to NaN; against the softmax
+   computed here. */
+static void wide_softmax_max_anywhere(void **state) {
+  (void)state;
+  double params[1], ws[64], out[11];
+  assert_true(wide_softmax_workspace_size(1) <= sizeof ws);
+  for (int at = 0; at < 11; at++) {
+    double z[11], total = 0, label = (double)((at + 3) % 11);
+    for (int k = 0; k < 11; k++)
+      z[k] = k == at ? 800 : k == (at + 6) % 11 ? 799 : 0.25 * k;
+    for (int k = 0; k < 11; k++)
+      total += exp(z[k] - 800);
+    double loss = wide_softmax_forward(params, 1, z, &label, out, ws);
+    for (int k = 0; k < 11; k++)
+      assert_close(out[k], exp(z[k] - 800) / total, 1e-14);
+    assert_close(loss, 800 + log(total) - z[(int)label], 1e-12);
+  }
 }
 
 /* A class index out of range is not read out of bounds: the loss is NaN. */
@@ -588,7 +610,7 @@ int main(void) {
       cmocka_unit_test(layers_grad_overwrites),  cmocka_unit_test(layers_threads_and_blas),
       cmocka_unit_test(sgd_step_without_products),
       cmocka_unit_test(sgd_step_with_products),   cmocka_unit_test(many_layers_in_parts),
-      cmocka_unit_test(shared_adjoints),
+      cmocka_unit_test(shared_adjoints),         cmocka_unit_test(wide_softmax_max_anywhere),
       cmocka_unit_test(classifier_lanes4_and_classifier), cmocka_unit_test(classifier_lanes3_and_classifier),
       cmocka_unit_test(shared_adjoint_lanes4_and_shared_adjoint), cmocka_unit_test(xor_lanes_and_xor_each),
       cmocka_unit_test(xor_threads_and_xor_each),
