@@ -158,6 +158,9 @@ $(BUILD)/gen/classifier_lanes3.c: tests/models/classifier.net $(BUILD)/netc
 $(BUILD)/gen/shared_adjoint_lanes4.c: tests/models/shared_adjoint.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
 	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --lanes 4 --prefix shared_adjoint_lanes4
+$(BUILD)/gen/wide_softmax_lanes4.c: tests/models/wide_softmax.net $(BUILD)/netc
+	@mkdir -p $(BUILD)/gen
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --double --input-grads --lanes 4 --prefix wide_softmax_lanes4
 $(BUILD)/gen/xor_lanes.c: examples/xor.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
 	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --lanes 8 --prefix xor_lanes
@@ -168,6 +171,7 @@ $(BUILD)/gen/xor_threads.c: examples/xor.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
 	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --lanes 8 --threads 2 --prefix xor_threads
 TEST_MODELS += $(BUILD)/gen/classifier_lanes4.o $(BUILD)/gen/classifier_lanes3.o $(BUILD)/gen/shared_adjoint_lanes4.o
+TEST_MODELS += $(BUILD)/gen/wide_softmax_lanes4.o
 TEST_MODELS += $(BUILD)/gen/xor_lanes.o $(BUILD)/gen/xor_each.o $(BUILD)/gen/xor_threads.o
 $(BUILD)/gen/xor_lanes.o: CFLAGS += -O3
 $(BUILD)/gen/xor_threads.o: CFLAGS += -fopenmp

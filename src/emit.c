@@ -1363,8 +1363,8 @@ static void reduce_of(Emit *E, const char *name, bool max, int x, bool exps) {
     reduce_step(E, part[i % 4], max, term_of(E, x, exps, arena_printf(E->a, "%ld", i)));
   reduce_step(E, part[0], max, part[1]);
   reduce_step(E, part[2], max, part[3]);
+  reduce_step(E, part[0], max, part[2]);
   emitf(E, "real %s = %s;\n", name, part[0]);
-  reduce_step(E, name, max, part[2]);
 }
 
 /* zmax = max(x), zsum = sum(exp(x - zmax)): the start of every stable softmax. */

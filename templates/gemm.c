@@ -227,18 +227,16 @@ enum { GEMM_W = GEMM_YMM_W };
     c##R##1 = GEMM_FMA(ar, b1, c##R##1);                                                                              \
   }
 #define GEMM_STEP_HALF(R) c##R##0 = GEMM_FMA(GEMM_SPLAT(a##R + o), b0, c##R##0);
+/* Rows past the block's are not C's to read or write: the tests of R < rows */
 #define GEMM_ADD_C(R)                                                                                                 \
-  c##R##0 = GEMM_ADD(GEMM_LOAD(c + R * ldc), c##R##0), c##R##1 = GEMM_ADD(GEMM_LOAD(c + R * ldc + GEMM_W), c##R##1);
+  if (R < rows)                                                                                                       \
+    c##R##0 = GEMM_ADD(GEMM_LOAD(c + R * ldc), c##R##0), c##R##1 = GEMM_ADD(GEMM_LOAD(c + R * ldc + GEMM_W), c##R##1);
 #define GEMM_BIAS(R) c##R##0 = GEMM_ADD(c##R##0, bias0), c##R##1 = GEMM_ADD(c##R##1, bias1);
 /* max(x, 0) with x first: a NaN or either zero gives the second, 0, as x > 0 ? x : 0 does */
 #define GEMM_RELU(R) c##R##0 = GEMM_MAX(c##R##0, zero), c##R##1 = GEMM_MAX(c##R##1, zero);
-#define GEMM_PUT(R) GEMM_STORE(out + R * ld, c##R##0), GEMM_STORE(out + R * ld + GEMM_W, c##R##1);
-#define GEMM_ADD_C_ROW(R)                                                                                             \
+#define GEMM_PUT(R)                                                                                                   \
   if (R < rows)                                                                                                       \
-    GEMM_ADD_C(R)
-#define GEMM_PUT_ROW(R)                                                                                               \
-  if (R < rows)                                                                                                       \
-    GEMM_PUT(R)
+    GEMM_STORE(out + R * ld, c##R##0), GEMM_STORE(out + R * ld + GEMM_W, c##R##1);
 
 static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const real *b, real *c, size_t ldc,
                         size_t rows, size_t cols, int add, real scale, GemmFinish fin) {
@@ -290,11 +288,7 @@ static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const 
   }
   /* whole rows: finished in registers, the order of the tile's arithmetic */
   if (add) {
-    if (rows == GEMM_MR) {
-      GEMM_ROWS(GEMM_ADD_C)
-    } else {
-      GEMM_ROWS(GEMM_ADD_C_ROW)
-    }
+    GEMM_ROWS(GEMM_ADD_C)
   }
   if (fin.bias) {
     GEMM_VEC bias0 = GEMM_LOAD(fin.bias), bias1 = GEMM_LOAD(fin.bias + GEMM_W);
@@ -306,11 +300,7 @@ static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const 
   }
   real *out = c;
   size_t ld = ldc;
-  if (rows == GEMM_MR) {
-    GEMM_ROWS(GEMM_PUT)
-  } else { /* rows past C are not C's to write */
-    GEMM_ROWS(GEMM_PUT_ROW)
-  }
+  GEMM_ROWS(GEMM_PUT)
 }
 #else
 /* Portable: the same sums in the same order, as plain loops. */

@@ -23,6 +23,7 @@
 #include "xor_lanes.h"
 #include "xor_threads.h"
 #include "wide_softmax.h"
+#include "wide_softmax_lanes4.h"
 
 static void assert_close(double actual, double expected, double tol) {
   if (!(fabs(actual - expected) <= tol))
@@ -230,8 +231,9 @@ static void classifier_forward_outputs(void **state) {
    computed here. */
 static void wide_softmax_max_anywhere(void **state) {
   (void)state;
-  double params[1], ws[64], out[11];
+  double params[wide_softmax_NUM_PARAMS], ws[64], out[11];
   assert_true(wide_softmax_workspace_size(1) <= sizeof ws);
+  wide_softmax_init(params, 1); /* b = 0: the logits are z */
   for (int at = 0; at < 11; at++) {
     double z[11], total = 0, label = (double)((at + 3) % 11);
     for (int k = 0; k < 11; k++)
@@ -565,6 +567,7 @@ static void many_layers_in_parts(void **state) {
 TWINS(classifier_lanes4, classifier, double, (i * 5) % 4)
 TWINS(classifier_lanes3, classifier, double, (i * 5) % 4)
 TWINS(shared_adjoint_lanes4, shared_adjoint, double, cos(0.9 * i))
+TWINS(wide_softmax_lanes4, wide_softmax, double, (i * 7) % 11)
 TWINS(xor_lanes, xor_each, float, (i * 3) % 2)
 TWINS(xor_threads, xor_each, float, (i * 3) % 2)
 
@@ -612,7 +615,8 @@ int main(void) {
       cmocka_unit_test(sgd_step_with_products),   cmocka_unit_test(many_layers_in_parts),
       cmocka_unit_test(shared_adjoints),         cmocka_unit_test(wide_softmax_max_anywhere),
       cmocka_unit_test(classifier_lanes4_and_classifier), cmocka_unit_test(classifier_lanes3_and_classifier),
-      cmocka_unit_test(shared_adjoint_lanes4_and_shared_adjoint), cmocka_unit_test(xor_lanes_and_xor_each),
+      cmocka_unit_test(shared_adjoint_lanes4_and_shared_adjoint),
+      cmocka_unit_test(wide_softmax_lanes4_and_wide_softmax), cmocka_unit_test(xor_lanes_and_xor_each),
       cmocka_unit_test(xor_threads_and_xor_each),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
