@@ -1737,6 +1737,18 @@ static void print_wrapped(FILE *out, const char *head, const char *args) {
   }
 }
 
+/* A driver runs at most this many steps itself; more go to functions of
+   their own, each of this many, so no function grows with the model (the
+   C compiler's time grows faster than a function's size). */
+enum { MAX_DRIVER_STEPS = 24 };
+
+/* Are the segments of a model too many for the drivers to take in? A
+   compiler inlines a function called once into its caller; in a model of
+   200 layers that made the steps' functions 400 segments large, and
+   cost gcc -O2 1.15 times as long as calls to them, which cost the
+   model nothing it can measure: each call runs a layer. */
+static bool segments_kept_apart(const Emit *E) { return E->nsegs > MAX_DRIVER_STEPS; }
+
 /* The function of segment K, for one example, or for a group's lanes. */
 static char *segment_function(Emit *E, int k) {
   char *body;
@@ -1759,7 +1771,8 @@ static char *segment_function(Emit *E, int k) {
   size_t text_size;
   FILE *out = open_memstream(&text, &text_size);
   bool fwd = E->seg_phase[k] == FWD;
-  const char *head = arena_printf(E->a, "static %s %s(", fwd && final && !lanes ? "real" : "void", seg_name(E, k));
+  const char *head = arena_printf(E->a, "%sstatic %s %s(", segments_kept_apart(E) ? "NC_NOINLINE " : "",
+                                  fwd && final && !lanes ? "real" : "void", seg_name(E, k));
   const char *args = arena_printf(
       E->a, "const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg, real *NC_RESTRICT ws%s%s%s%s",
       fwd ? "" : ", real *NC_RESTRICT grads", !fwd && E->o->input_grads ? ", real *NC_RESTRICT din" : "",
@@ -2097,11 +2110,6 @@ static Steps driver_steps(Emit *E, Phase ph) {
     update_steps(E, &st);
   return st;
 }
-
-/* A driver runs at most this many steps itself; more go to functions of
-   their own, each of this many, so no function grows with the model (the
-   C compiler's time grows faster than a function's size). */
-enum { MAX_DRIVER_STEPS = 24 };
 
 /* The steps [FROM, TO) of ST as a function of their own, into PARTS. */
 static const char *write_part(Emit *E, Phase ph, Steps *st, int from, int to, FILE *parts, int number) {
@@ -2635,9 +2643,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   char *parts;
   size_t parts_size;
   FILE *parts_out = open_memstream(&parts, &parts_size);
-  fputs("/* The steps of large passes, a function each: no function grows with the model. */\n"
-        "#ifdef __GNUC__\n#define NC_NOINLINE __attribute__((noinline))\n#else\n#define NC_NOINLINE\n#endif\n\n",
-        parts_out);
+  fputs("/* The steps of large passes, a function each: no function grows with the model. */\n\n", parts_out);
   int nparts = 0;
   char *forward, *backward, *modes;
   if (in_lanes(&E)) {

@@ -84,6 +84,14 @@ void {{P}}_init(real *params, uint64_t seed) {
 
 /* ---- one example: the code between two products over the batch ---- */
 
+/* For the functions a large model keeps apart: its segments, and the
+   steps of its passes (see PARTS). */
+#ifdef __GNUC__
+#define NC_NOINLINE __attribute__((noinline))
+#else
+#define NC_NOINLINE
+#endif
+
 /*@@ SEGMENTS @@*/
 /* The outputs of the example whose forward values are in ws. */
 static void write_outputs(const real *params, const real *in, const real *ws, real *out) {

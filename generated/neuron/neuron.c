@@ -83,6 +83,14 @@ void neuron_init(real *params, uint64_t seed) {
 
 /* ---- one example: the code between two products over the batch ---- */
 
+/* For the functions a large model keeps apart: its segments, and the
+   steps of its passes (see PARTS). */
+#ifdef __GNUC__
+#define NC_NOINLINE __attribute__((noinline))
+#else
+#define NC_NOINLINE
+#endif
+
 static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
                       real *NC_RESTRICT ws) {
   (void)tg;

@@ -1062,6 +1062,24 @@ static void long_runs_are_cut_into_segments(void **state) {
   free(first), free(second), free(c);
 }
 
+/* A model of many segments keeps them functions (NC_NOINLINE), as it
+   does the steps of its passes, so that the C compiler's time stays
+   linear in the model; a model of few lets the compiler inline them. */
+static void many_segments_stay_functions(void **state) {
+  const char *dir = in_dir(state, "apart");
+  compile_ok("tests/models/many_layers.net", dir, FLAGS("--prefix", "m"));
+  char *c = must_read(in_dir(state, "apart/m.c"));
+  assert_contains(c, "NC_NOINLINE static void forward_1(", "many_layers");
+  assert_contains(c, "NC_NOINLINE static void backward_1(", "many_layers");
+  assert_contains(c, "NC_NOINLINE static real forward_steps_1(", "many_layers");
+  free(c);
+  compile_ok("tests/gradcheck/long_chain.net", dir, FLAGS("--prefix", "m"));
+  c = must_read(in_dir(state, "apart/m.c"));
+  assert_contains(c, "\nstatic void forward_1(", "long_chain");
+  assert_lacks(c, "NC_NOINLINE static", "long_chain");
+  free(c);
+}
+
 /* gemm() finishes relu(W @ x), W @ x + b and relu(b + W @ x): no
    per-example loop is left for them, only the loss's. */
 static void products_finished_by_gemm(void **state) {
@@ -1150,7 +1168,7 @@ int main(void) {
   };
   failed += cmocka_run_group_tests_name("emit: names", names, NULL, NULL);
   const struct CMUnitTest segments[] = {
-      TEST(long_runs_are_cut_into_segments),
+      TEST(long_runs_are_cut_into_segments), TEST(many_segments_stay_functions),
       TEST(lanes_where_nothing_runs_over_the_batch),
       TEST(products_finished_by_gemm),
   };
