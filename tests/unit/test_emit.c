@@ -1063,8 +1063,9 @@ static void long_runs_are_cut_into_segments(void **state) {
 }
 
 /* A model of many segments keeps them functions (NC_NOINLINE), as it
-   does the steps of its passes, so that the C compiler's time stays
-   linear in the model; a model of few lets the compiler inline them. */
+   does the steps of its passes and the last segment's additions into
+   the gradients, so that the C compiler's time stays linear in the
+   model; a model of few lets the compiler inline them. */
 static void many_segments_stay_functions(void **state) {
   const char *dir = in_dir(state, "apart");
   compile_ok("tests/models/many_layers.net", dir, FLAGS("--prefix", "m"));
@@ -1072,6 +1073,11 @@ static void many_segments_stay_functions(void **state) {
   assert_contains(c, "NC_NOINLINE static void forward_1(", "many_layers");
   assert_contains(c, "NC_NOINLINE static void backward_1(", "many_layers");
   assert_contains(c, "NC_NOINLINE static real forward_steps_1(", "many_layers");
+  /* its 40 biases' gradients: added by the last segment in two calls, 32 and 8 */
+  assert_contains(c, "NC_NOINLINE static void add_gradients_2(", "many_layers");
+  assert_contains(c, "  add_gradients_1(params, in, tg, ws, grads);\n  add_gradients_2(params, in, tg, ws, grads);\n",
+                  "many_layers");
+  assert_lacks(c, "add_gradients_3", "many_layers");
   free(c);
   compile_ok("tests/gradcheck/long_chain.net", dir, FLAGS("--prefix", "m"));
   c = must_read(in_dir(state, "apart/m.c"));
