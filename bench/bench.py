@@ -89,23 +89,27 @@ import torch.nn.functional as F  # noqa: E402
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 SAMPLES = 3  # per round and side
 
-# model file, layer sizes, hidden activation, loss, batch, goal t(PyTorch) / t(netc)
+# model file, layer sizes, hidden activation, loss, batch, goal t(PyTorch) / t(netc), netc's flags.
+# 2-4-1 also with --lanes 4, its batch in the lanes of a vector (docs/codegen.md: lanes
+# pay under gcc -O3, the bench's flags, and cost at -O2, so they are not the default).
 ROWS = [
-    ("tiny", [2, 4, 1], "tanh", "mse_sigmoid", 4, 2000),
-    ("small", [64, 32, 10], "relu", "xent", 1, 500),
-    ("small", [64, 32, 10], "relu", "xent", 32, 30),
-    ("mnist", [784, 128, 10], "relu", "xent", 1, 20),
-    ("mnist", [784, 128, 10], "relu", "xent", 64, 2),
-    ("deep", [784, 512, 512, 10], "relu", "xent", 128, 1.25),
-    ("wide", [1024, 1024, 1024], "relu", "mse", 256, 1.1),
+    ("tiny", [2, 4, 1], "tanh", "mse_sigmoid", 4, 2000, ()),
+    ("tiny", [2, 4, 1], "tanh", "mse_sigmoid", 4, 2000, ("--lanes", "4")),
+    ("small", [64, 32, 10], "relu", "xent", 1, 500, ()),
+    ("small", [64, 32, 10], "relu", "xent", 32, 30, ()),
+    ("mnist", [784, 128, 10], "relu", "xent", 1, 20, ()),
+    ("mnist", [784, 128, 10], "relu", "xent", 64, 2, ()),
+    ("deep", [784, 512, 512, 10], "relu", "xent", 128, 1.25, ()),
+    ("wide", [1024, 1024, 1024], "relu", "mse", 256, 1.1, ()),
 ]
 
 
-def build_netc_step(model, classes, threads=1, sgd_step=False):
+def build_netc_step(model, classes, threads=1, sgd_step=False, extra_flags=()):
     """The step program of MODEL: m_grad and an SGD loop, or m_sgd_step."""
     out = f"{BUILD}/bench/{model}" + (f"-t{threads}" if threads > 1 else "")
+    out += "-" + "".join(f.strip("-") for f in extra_flags) if extra_flags else ""
     os.makedirs(out, exist_ok=True)
-    flags = ["--threads", str(threads)] if threads > 1 else []
+    flags = (["--threads", str(threads)] if threads > 1 else []) + list(extra_flags)
     run([f"{BUILD}/netc", "compile", f"bench/models/{model}.net", "-o", out, "--prefix", "m"] + flags)
     cc = os.environ.get("CC", "cc")
     extra = (["-fopenmp"] if threads > 1 else []) + (["-DBENCH_SGD_STEP"] if sgd_step else [])
@@ -222,7 +226,7 @@ def compile_times(layers=200, width=16):
 
 
 # rows of ROWS timed again with netc --threads 2; goal t(PyTorch, 1 thread) / t(netc, 2 threads)
-THREADED = [(5, 1.7), (6, 1.7)]
+THREADED = [(6, 1.7), (7, 1.7)]
 
 
 def threaded_table():
@@ -246,7 +250,7 @@ def threaded_table():
     print("| net | batch | netc, 2 threads | PyTorch, 1 thread | ratio | goal | PyTorch, 2 threads | ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for i, goal in THREADED:
-        model, sizes, act, loss, batch, _ = ROWS[i]
+        model, sizes, act, loss, batch, _, _ = ROWS[i]
         n, a, b = (statistics.median(x[i]) for x in (t2, p1, p2))
         name = "-".join(map(str, sizes))
         mark = "" if a / n >= goal else " (below)"
@@ -264,31 +268,32 @@ def main():
     print(f"machine: {cpu}; torch {torch.__version__}, 1 thread; {ROUNDS} rounds, median of medians; "
           f"OpenBLAS kernel: {OPENBLAS_CORE}\n")
     steps, fused = {}, {}
-    for model, sizes, act, loss, batch, goal in ROWS:
-        if model not in steps:
+    for model, sizes, act, loss, batch, goal, flags in ROWS:
+        if (model, flags) not in steps:
             classes = sizes[-1] if loss == "xent" else 0
-            steps[model] = build_netc_step(model, classes)
-            fused[model] = build_netc_step(model, classes, sgd_step=True)
-    torch_fns = [torch_step_fn(sizes, act, loss, batch) for _, sizes, act, loss, batch, _ in ROWS]
+            steps[model, flags] = build_netc_step(model, classes, extra_flags=flags)
+            fused[model, flags] = build_netc_step(model, classes, sgd_step=True, extra_flags=flags)
+    torch_fns = [torch_step_fn(sizes, act, loss, batch) for _, sizes, act, loss, batch, _, _ in ROWS]
     netc_t = [[] for _ in ROWS]
     fused_t = [[] for _ in ROWS]
     torch_t = [[] for _ in ROWS]
     ws_bytes = [0] * len(ROWS)
     for _ in range(ROUNDS):  # interleaved, so both sides see the same machine
-        for i, (model, sizes, act, loss, batch, goal) in enumerate(ROWS):
-            t, ws_bytes[i] = netc_times(steps[model], batch)
+        for i, (model, sizes, act, loss, batch, goal, flags) in enumerate(ROWS):
+            t, ws_bytes[i] = netc_times(steps[model, flags], batch)
             netc_t[i].append(t)
-            fused_t[i].append(netc_times(fused[model], batch)[0])
+            fused_t[i].append(netc_times(fused[model, flags], batch)[0])
             torch_t[i].append(torch_times(torch_fns[i][0]))
     print("netc: m_grad and an SGD loop; sgd_step: m_sgd_step, the update fused into the weights' products\n")
     print("| net | batch | netc | sgd_step | PyTorch | PyTorch / netc | PyTorch / sgd_step | goal | "
           "OpenBLAS sgemm | sgemm / netc | netc workspace | PyTorch saved + grads |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for i, (model, sizes, act, loss, batch, goal) in enumerate(ROWS):
+    for i, (model, sizes, act, loss, batch, goal, flags) in enumerate(ROWS):
         n, f, p = (statistics.median(x[i]) for x in (netc_t, fused_t, torch_t))
         g, gflops = sgemm_time(sizes, batch)
         _, net, x, y, loss_fn = torch_fns[i]
         name = "-".join(map(str, sizes)) + f" ({act}, {'cross_entropy' if loss == 'xent' else 'mse'})"
+        name += "".join(f", {f}" if f.startswith("--") else f" {f}" for f in flags)
         mark = "" if p / n >= goal else " (below)"
         fmark = "" if p / f >= goal else " (below)"
         print(f"| {name} | {batch} | {fmt_time(n)} | {fmt_time(f)} | {fmt_time(p)} | {p / n:.2f}{mark} | "
