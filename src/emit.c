@@ -2428,7 +2428,7 @@ static char *pack_block(Emit *E) {
     if (!E->gemm[id])
       continue;
     GemmCall c = gemm_call(E, id, E->is_fused[id] ? fused_root(E, id) : id);
-    const char *dims = arena_printf(E->a, "%s, %s, %s, %s", c.m, c.n, c.k, c.csa);
+    const char *dims = arena_printf(E->a, "%s, %s, %s, %s, %s", c.m, c.n, c.k, c.rsa, c.csa);
     bool again = false;
     for (int k = 0; k < nseen && !again; k++)
       again = strcmp(seen[k], dims) == 0;

@@ -455,7 +455,7 @@ static void gemm_transpose8(const real *src, size_t lds, real *dst, size_t ldd) 
 /* A(i0.., p0..) for MC x KC into panels of MR rows: panel r holds
    A(i0 + r * MR + i, p0 + p) at [p * MR + i]. The rows of the last panel
    past M are left as they are: the kernel never reads them. Only a
-   transposed A gets here (gemm_reads_a_in_place). */
+   transposed A, or rows 4 KB apart, get here (gemm_reads_a_in_place). */
 static void gemm_pack_a(size_t mc, size_t kc, const real *a, size_t rsa, size_t csa, real *pack) {
   for (size_t r = 0; r < mc; r += GEMM_MR) {
     size_t rows = gemm_min(GEMM_MR, mc - r), p = 0;
@@ -977,34 +977,41 @@ static int gemm_by_rows(size_t m, size_t n, size_t k) { return m < GEMM_MR || k 
 /* Does the kernel read A where it is, rather than from panels? Where A's
    rows are contiguous the kernel reads six of them side by side, as it
    would a panel, and packing them took 40% of a 32 x 32 x 64 product
-   (1.47 times as fast without it, 1.2 times for 64 x 128 x 784). A
-   transposed A is read in place only while all of it fits in L1: each
-   step of a large one would read another line and page (1.2 times as
-   slow for 1024 x 1024 x 256). */
-static int gemm_reads_a_in_place(size_t m, size_t k, size_t csa) { return csa == 1 || m * k <= 4096; }
+   (1.47 times as fast without it, 1.2 times for 64 x 128 x 784), unless
+   the rows are a multiple of 4 KB apart: then every row's line at a
+   given column falls in the same set of the caches, and the kernel's six
+   rows, its panel of B and the block's other rows evict each other
+   (1024 floats a row, 256 x 1024 x 1024: 1.02-1.09 times as fast packed,
+   a step of 1024-1024-1024 about 1.02 times; Zen 3). A transposed A is
+   read in place only while all of it fits in L1: each step of a large
+   one would read another line and page (1.2 times as slow for 1024 x
+   1024 x 256). */
+static int gemm_reads_a_in_place(size_t m, size_t k, size_t rsa, size_t csa) {
+  return m * k <= 4096 || (csa == 1 && rsa * sizeof(real) % 4096 != 0);
+}
 
 /* Reals of panels one thread packs for an M x N x K product whose A has
-   column stride CSA: A's only where the kernel does not read it in place. */
-static size_t gemm_pack_size(size_t m, size_t n, size_t k, size_t csa) {
+   strides RSA, CSA: A's only where the kernel does not read it in place. */
+static size_t gemm_pack_size(size_t m, size_t n, size_t k, size_t rsa, size_t csa) {
   size_t b = gemm_round_up(gemm_min(k, GEMM_KC) * gemm_round_up(gemm_min(n, GEMM_NC), GEMM_NR), 16);
-  return (gemm_reads_a_in_place(m, k, csa) ? 0 : gemm_pack_a_size(m, k)) + b;
+  return (gemm_reads_a_in_place(m, k, rsa, csa) ? 0 : gemm_pack_a_size(m, k)) + b;
 }
 
 /* Reals of scratch gemm() needs for that product: panels for each of its
    NC_THREADS threads; none with CBLAS, nor where it goes row by row (a
    batch of one: the workspace holds only what the backward pass needs). */
-static size_t gemm_scratch(size_t m, size_t n, size_t k, size_t csa) {
-  return NC_BLAS || gemm_by_rows(m, n, k) ? 0 : NC_THREADS * gemm_pack_size(m, n, k, csa);
+static size_t gemm_scratch(size_t m, size_t n, size_t k, size_t rsa, size_t csa) {
+  return NC_BLAS || gemm_by_rows(m, n, k) ? 0 : NC_THREADS * gemm_pack_size(m, n, k, rsa, csa);
 }
 
 /* One thread's product: blocks of C, each from a packed panel of B and
    MR rows of A, packed or where they are (gemm_reads_a_in_place). PACK
-   holds gemm_pack_size(m, n, k, csa) reals, 64-byte aligned for speed. */
+   holds gemm_pack_size(m, n, k, rsa, csa) reals, 64-byte aligned for speed. */
 static void gemm_serial(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b,
                         size_t rsb, size_t csb, real *c, size_t ldc, int add, real scale, GemmFinish fin,
                         real *pack) {
   const GemmFinish none = {NULL, 0}; /* for the blocks of K before the last */
-  int in_place = gemm_reads_a_in_place(m, k, csa);
+  int in_place = gemm_reads_a_in_place(m, k, rsa, csa);
   size_t rsp = in_place ? rsa : 1, csp = in_place ? csa : (size_t)GEMM_MR; /* the strides the kernel reads A by */
   real *pack_b = in_place ? pack : pack + gemm_pack_a_size(m, k);
   for (size_t jc = 0; jc < n; jc += GEMM_NC) {
@@ -1058,7 +1065,7 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
    whole panels: each packs its own B (and A, where packed) into its own
    scratch and stores only its own columns, so no two threads ever write
    the same cache line of panels, and every element sums in the same
-   order whatever the number of threads. PACK holds gemm_scratch(m, n, k, csa). */
+   order whatever the number of threads. PACK holds gemm_scratch(m, n, k, rsa, csa). */
 static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t csa, const real *b, size_t rsb,
                  size_t csb, real *c, size_t ldc, int add, real scale, const real *bias, int relu, real *pack) {
   GemmFinish fin = {bias, relu};
@@ -1069,7 +1076,7 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 #if NC_THREADS > 1 && defined(_OPENMP)
   if (n >= 2 * GEMM_NR && (double)m * (double)n * (double)k >= 65536.0) {
     size_t share = gemm_round_up((n + NC_THREADS - 1) / NC_THREADS, GEMM_NR);
-    size_t each = gemm_pack_size(m, share, k, csa);
+    size_t each = gemm_pack_size(m, share, k, rsa, csa);
 #pragma omp parallel for num_threads(NC_THREADS) schedule(static)
     for (int t = 0; t < NC_THREADS; t++) {
       size_t j0 = (size_t)t * share;
@@ -1102,16 +1109,16 @@ static real *pack_of(real *ws, int batch) {
 /* Reals of scratch for a batch of BATCH: what the largest product needs. */
 static size_t pack_size(size_t batch) {
   size_t size = 0;
-  if (gemm_scratch((size_t)batch, 32, 64, 1) > size)
-    size = gemm_scratch((size_t)batch, 32, 64, 1);
-  if (gemm_scratch((size_t)batch, 10, 32, 1) > size)
-    size = gemm_scratch((size_t)batch, 10, 32, 1);
-  if (gemm_scratch(10, 32, (size_t)batch, WS_SIZE) > size)
-    size = gemm_scratch(10, 32, (size_t)batch, WS_SIZE);
-  if (gemm_scratch((size_t)batch, 32, 10, 1) > size)
-    size = gemm_scratch((size_t)batch, 32, 10, 1);
-  if (gemm_scratch(32, 64, (size_t)batch, WS_SIZE) > size)
-    size = gemm_scratch(32, 64, (size_t)batch, WS_SIZE);
+  if (gemm_scratch((size_t)batch, 32, 64, digits_INPUT_SIZE, 1) > size)
+    size = gemm_scratch((size_t)batch, 32, 64, digits_INPUT_SIZE, 1);
+  if (gemm_scratch((size_t)batch, 10, 32, WS_SIZE, 1) > size)
+    size = gemm_scratch((size_t)batch, 10, 32, WS_SIZE, 1);
+  if (gemm_scratch(10, 32, (size_t)batch, 1, WS_SIZE) > size)
+    size = gemm_scratch(10, 32, (size_t)batch, 1, WS_SIZE);
+  if (gemm_scratch((size_t)batch, 32, 10, WS_SIZE, 1) > size)
+    size = gemm_scratch((size_t)batch, 32, 10, WS_SIZE, 1);
+  if (gemm_scratch(32, 64, (size_t)batch, 1, WS_SIZE) > size)
+    size = gemm_scratch(32, 64, (size_t)batch, 1, WS_SIZE);
   return size;
 }
 size_t digits_workspace_size(int batch) {

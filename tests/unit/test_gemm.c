@@ -44,21 +44,24 @@ typedef struct {
 
 /* gemm()'s scratch for a product, no more (one real where it needs none),
    so that the sanitizers see a product that writes past it. */
-static real *new_scratch(size_t m, size_t n, size_t k, size_t csa) {
-  size_t reals = gemm_scratch(m, n, k, csa);
+static real *new_scratch(size_t m, size_t n, size_t k, size_t rsa, size_t csa) {
+  size_t reals = gemm_scratch(m, n, k, rsa, csa);
   return malloc(sizeof(real) * (reals ? reals : 1));
 }
 
 /* One product C (m x n, ldc = n + 3 to test the stride) against double
    sums, finished with a bias per column and relu as FIN says; the error
    allowed grows with k, as float rounding does. The finished C must also
-   be, to the bit, the plain product finished afterwards. */
-static void check_product_finished(size_t m, size_t n, size_t k, Layout l, int add, real scale, int bias, int relu) {
-  size_t lda = (l.trans_a ? m : k) + 1, ldb = (l.trans_b ? k : n) + 2, ldc = n + 3;
+   be, to the bit, the plain product finished afterwards. A's rows are
+   LDA apart (0: one more than they hold). */
+static void check_product_with(size_t m, size_t n, size_t k, Layout l, int add, real scale, int bias, int relu,
+                               size_t lda_a) {
+  size_t lda = lda_a ? lda_a : (l.trans_a ? m : k) + 1, ldb = (l.trans_b ? k : n) + 2, ldc = n + 3;
   size_t rows_a = l.trans_a ? k : m, rows_b = l.trans_b ? n : k;
   real *a = malloc(sizeof(real) * (rows_a * lda + 1)), *b = malloc(sizeof(real) * (rows_b * ldb + 1));
   real *c = malloc(sizeof(real) * (m * ldc + 1)), *before = malloc(sizeof(real) * (m * ldc + 1));
-  real *pack = new_scratch(m, n, k, l.trans_a ? lda : 1), *plain = malloc(sizeof(real) * (m * ldc + 1));
+  real *pack = new_scratch(m, n, k, l.trans_a ? 1 : lda, l.trans_a ? lda : 1);
+  real *plain = malloc(sizeof(real) * (m * ldc + 1));
   real *bias_of = malloc(sizeof(real) * (n + 1));
   assert_true(a && b && c && before && pack && plain && bias_of);
   for (size_t j = 0; j < n; j++)
@@ -98,6 +101,10 @@ static void check_product_finished(size_t m, size_t n, size_t k, Layout l, int a
                  l.trans_b, add, i, j, got, want);
     }
   free(a), free(b), free(c), free(before), free(pack), free(plain), free(bias_of);
+}
+
+static void check_product_finished(size_t m, size_t n, size_t k, Layout l, int add, real scale, int bias, int relu) {
+  check_product_with(m, n, k, l, add, scale, bias, relu, 0);
 }
 
 static void check_product_scaled(size_t m, size_t n, size_t k, Layout l, int add, real scale) {
@@ -301,7 +308,7 @@ static void threads_change_no_bits(void **state) {
   (void)state;
   enum { M = 64, K = 64, N = 74 };
   static real a[M * K], b[K * N], c1[M * N], c2[M * N];
-  real *pack = new_scratch(M, N, K, M); /* the most of the layouts' */
+  real *pack = new_scratch(M, N, K, 1, M); /* the most of the layouts' */
   assert_non_null(pack);
   for (size_t i = 0; i < M * K; i++)
     a[i] = random_real();
@@ -333,6 +340,18 @@ static void blocked_sizes(void **state) {
       check_product(7, 100, 513, layouts[l], add);
       check_product(145, 17, 257, layouts[l], add);
     }
+}
+
+/* A's rows 4 KB apart, whose lines share a cache set: packed, as a
+   transposed A is, past one block of rows and of steps, finished too. */
+static void rows_a_page_apart(void **state) {
+  (void)state;
+  size_t page = 4096 / sizeof(real);
+  for (int add = 0; add < 2; add++) {
+    check_product_with(150, 40, 300, layouts[0], add, 1, 0, 0, page);
+    check_product_with(13, 70, 260, layouts[1], add, (real)0.5, 1, 1, page);
+  }
+  assert_true(!gemm_reads_a_in_place(150, 300, page, 1) && gemm_reads_a_in_place(150, 300, page + 1, 1));
 }
 
 /* Past NC (4064 to 4088 columns); with threads, shares of whole panels. */
@@ -377,7 +396,7 @@ static void relu_of_special_values(void **state) {
   gemm(1, 6, 0, none, 0, 1, none, 6, 1, c, 6, 1, 1, NULL, 1, pack);
   assert_memory_equal(c, want, sizeof c);
   enum { M = 6, N = 16, K = 4 };
-  real a[M * K], b[K * N], out[M * N], *panels = new_scratch(M, N, K, 1);
+  real a[M * K], b[K * N], out[M * N], *panels = new_scratch(M, N, K, K, 1);
   assert_non_null(panels);
   for (int i = 0; i < M * K; i++)
     a[i] = i == 1 ? NAN : 1;
@@ -392,7 +411,7 @@ static void relu_of_special_values(void **state) {
   }
   /* -1 times a sum of zeros is -0 before relu, +0 after, in registers:
      wide enough for the kernel in every build */
-  real *wide = new_scratch(M, 64, K, 1), zeros[K * 64] = {0}, sums[M * 64];
+  real *wide = new_scratch(M, 64, K, K, 1), zeros[K * 64] = {0}, sums[M * 64];
   assert_non_null(wide);
   gemm(M, 64, K, a, K, 1, zeros, 64, 1, sums, 64, 0, -1, NULL, 0, wide);
   assert_true(signbit(sums[64])); /* row 1: no NaN */
@@ -418,17 +437,22 @@ static void empty_sum(void **state) {
 static void pack_size_is_enough(void **state) {
   (void)state;
   /* B: a panel of NR, in whole cache lines */
-  assert_int_equal(gemm_pack_size(1, 1, 1, 1), GEMM_NR == 32 ? 32 : 16);
-  assert_int_equal(gemm_pack_size(1000, 10000, 1000, 1000), GEMM_MC * GEMM_KC + GEMM_KC * GEMM_NC);
-  assert_int_equal(gemm_pack_size(1000, 10000, 1000, 1), GEMM_KC * GEMM_NC);
-  assert_int_equal(gemm_pack_size(64, 100, 64, 64), 64 * gemm_round_up(100, GEMM_NR)); /* 4096: in L1 */
-  assert_int_equal(gemm_pack_size(65, 100, 64, 65), 66 * 64 + 64 * gemm_round_up(100, GEMM_NR)); /* A: 11 panels of 6 */
+  assert_int_equal(gemm_pack_size(1, 1, 1, 1, 1), GEMM_NR == 32 ? 32 : 16);
+  assert_int_equal(gemm_pack_size(1000, 10000, 1000, 1, 1000), GEMM_MC * GEMM_KC + GEMM_KC * GEMM_NC);
+  assert_int_equal(gemm_pack_size(1000, 10000, 1000, 1001, 1), GEMM_KC * GEMM_NC);
+  /* rows 4 KB apart, or 8 KB: packed */
+  size_t page = 4096 / sizeof(real);
+  assert_int_equal(gemm_pack_size(1000, 10000, 1000, page, 1), GEMM_MC * GEMM_KC + GEMM_KC * GEMM_NC);
+  assert_int_equal(gemm_pack_size(1000, 10000, 1000, 2 * page, 1), GEMM_MC * GEMM_KC + GEMM_KC * GEMM_NC);
+  assert_int_equal(gemm_pack_size(1000, 10000, 1000, page / 2, 1), GEMM_KC * GEMM_NC);
+  assert_int_equal(gemm_pack_size(64, 100, 64, 1, 64), 64 * gemm_round_up(100, GEMM_NR)); /* 4096: in L1 */
+  assert_int_equal(gemm_pack_size(65, 100, 64, 1, 65), 66 * 64 + 64 * gemm_round_up(100, GEMM_NR)); /* A: 11 panels of 6 */
   /* 3 steps of 17 columns, 24 wide in panels of 8, 32 in panels of 16 or 32 */
-  assert_int_equal(gemm_pack_size(7, 17, 3, 7), GEMM_NR == 8 ? 80 : 96);
-  assert_int_equal(gemm_scratch(7, 100, 4, 7), NC_THREADS * 4 * gemm_round_up(100, GEMM_NR));
-  assert_int_equal(gemm_scratch(5, 100, 4, 5), 0); /* fewer rows than a panel */
-  assert_int_equal(gemm_scratch(7, 100, 3, 7), 0); /* fewer steps than 4 */
-  assert_int_equal(gemm_scratch(7, GEMM_NR / 2, 4, 7), 0); /* one panel, half zeros */
+  assert_int_equal(gemm_pack_size(7, 17, 3, 1, 7), GEMM_NR == 8 ? 80 : 96);
+  assert_int_equal(gemm_scratch(7, 100, 4, 1, 7), NC_THREADS * 4 * gemm_round_up(100, GEMM_NR));
+  assert_int_equal(gemm_scratch(5, 100, 4, 1, 5), 0); /* fewer rows than a panel */
+  assert_int_equal(gemm_scratch(7, 100, 3, 1, 7), 0); /* fewer steps than 4 */
+  assert_int_equal(gemm_scratch(7, GEMM_NR / 2, 4, 1, 7), 0); /* one panel, half zeros */
 }
 
 int main(void) {
@@ -453,7 +477,7 @@ int main(void) {
       cmocka_unit_test(small_sizes),          cmocka_unit_test(row_path_sizes),
       cmocka_unit_test(outer_product_sizes),  cmocka_unit_test(alignment_changes_no_bit),
       cmocka_unit_test(zero_rows_of_one_step), cmocka_unit_test(threads_change_no_bits),
-      cmocka_unit_test(blocked_sizes),        cmocka_unit_test(wide_product),
+      cmocka_unit_test(blocked_sizes), cmocka_unit_test(rows_a_page_apart),        cmocka_unit_test(wide_product),
       cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough), cmocka_unit_test(scaled_products),
       cmocka_unit_test(finished_products), cmocka_unit_test(relu_of_special_values),
   };
