@@ -107,7 +107,7 @@ ROWS = [
 def build_netc_step(model, classes, threads=1, sgd_step=False, extra_flags=()):
     """The step program of MODEL: m_grad and an SGD loop, or m_sgd_step."""
     out = f"{BUILD}/bench/{model}" + (f"-t{threads}" if threads > 1 else "")
-    out += "-" + "".join(f.strip("-") for f in extra_flags) if extra_flags else ""
+    out += ("-" + "".join(f.strip("-") for f in extra_flags)) if extra_flags else ""
     os.makedirs(out, exist_ok=True)
     flags = (["--threads", str(threads)] if threads > 1 else []) + list(extra_flags)
     run([f"{BUILD}/netc", "compile", f"bench/models/{model}.net", "-o", out, "--prefix", "m"] + flags)

@@ -210,7 +210,7 @@ static const char *const reserved_words[] = {
 /* Macro families of the same headers: M_PI, FP_NAN, HUGE_VAL, INT64_MAX, ... */
 static const char *const reserved_prefixes[] = {"M_", "FP_", "HUGE_", "MATH_", "INT", "UINT", "SIZE_", "PTRDIFF_",
                                                 "WCHAR_", "WINT_", "SIG_ATOMIC_", "GEMM_", "NC_", "WS_", "DIN_", "_mm",
-                                                "nc_"};
+                                                "nc_", "add_gradients_"};
 
 /* Names taken by a family of macros (M_PI, UINT64_MAX), by the generated
    code's helpers (nc_relu) or by C itself (_X, __x): no suffix frees
@@ -1649,28 +1649,32 @@ static char *outputs_body(Emit *E) {
 
 /* ---- segments: per-example code between the products over the batch ---- */
 
-/* The gradients of wrt leaves whose adjoint was computed for another use
-   too: added at the end of the backward pass. */
-/* Does the last segment add W's adjoint into its gradient (not written
-   whole by a product), and may a function of its own do it (the
-   adjoint in the workspace, not a local of the segment)? */
+/* Does the last segment add the adjoint of wrt leaf W into its gradient
+   (one not written whole by a product), at the end of the backward pass? */
 static bool adds_last_gradient(const Emit *E, int w) {
   int leaf = E->bw->wrt[w], adj = E->bw->adjoint[leaf];
   return adj >= 0 && E->grad_of[adj] != leaf;
 }
-static bool adds_apart(const Emit *E, int w) {
+
+/* May a function other than the segment add it: is the adjoint in the
+   workspace, not a local of the segment? */
+static bool adds_outside_segment(const Emit *E, int w) {
   int leaf = E->bw->wrt[w], adj = E->bw->adjoint[leaf];
-  return !is_scalar(E, leaf) && E->slot[adj] >= 0 && !is_leaf(E, adj);
+  return adds_last_gradient(E, w) && !is_scalar(E, leaf) && E->slot[adj] >= 0 && !is_leaf(E, adj);
 }
 
-/* The additions of the gradients W in [FROM, TO) of bw->wrt; APART: only
-   those that adds_apart allows (true) or only the others (false). */
-static void add_last_gradients(Emit *E, int from, int to, int apart) {
+/* Which of the last gradients add_last_gradients writes. */
+typedef enum { ADDS_ALL, ADDS_IN_SEGMENT, ADDS_OUTSIDE } GradientAdds;
+
+/* The additions into the gradients of the wrt leaves [FROM, TO) of
+   bw->wrt, those that WHICH names. */
+static void add_last_gradients(Emit *E, int from, int to, GradientAdds which) {
   const Graph *g = E->g;
   const Backward *bw = E->bw;
   for (int w = from; w < to; w++) {
     int leaf = bw->wrt[w], adj = bw->adjoint[leaf];
-    if (!adds_last_gradient(E, w) || (apart >= 0 && adds_apart(E, w) != apart))
+    bool outside = adds_outside_segment(E, w);
+    if (!adds_last_gradient(E, w) || (which == ADDS_IN_SEGMENT && outside) || (which == ADDS_OUTSIDE && !outside))
       continue;
     char shape[SHAPE_STR_MAX];
     shape_str(node(E, leaf)->shape, shape);
@@ -1780,10 +1784,10 @@ static const char *head_args(Emit *E, int k, bool total) {
    8.9. Returns the number of such functions (0: the segment adds all). */
 enum { MAX_GRADIENT_ADDS = 32 };
 static int gradient_chunks(const Emit *E) {
-  int apart = 0;
+  int outside = 0;
   for (int w = 0; w < E->bw->nwrt; w++)
-    apart += adds_last_gradient(E, w) && adds_apart(E, w);
-  return apart > MAX_GRADIENT_ADDS ? (apart + MAX_GRADIENT_ADDS - 1) / MAX_GRADIENT_ADDS : 0;
+    outside += adds_outside_segment(E, w);
+  return outside > MAX_GRADIENT_ADDS ? (outside + MAX_GRADIENT_ADDS - 1) / MAX_GRADIENT_ADDS : 0;
 }
 
 /* The range of bw->wrt whose additions chunk C (from 1) holds. */
@@ -1791,7 +1795,7 @@ static void gradient_chunk_range(const Emit *E, int c, int *from, int *to) {
   int seen = 0;
   *from = E->bw->nwrt, *to = E->bw->nwrt;
   for (int w = 0; w < E->bw->nwrt; w++) {
-    if (!adds_last_gradient(E, w) || !adds_apart(E, w))
+    if (!adds_outside_segment(E, w))
       continue;
     if (seen == (c - 1) * MAX_GRADIENT_ADDS)
       *from = w;
@@ -1821,7 +1825,7 @@ static void write_gradient_chunk(Emit *E, FILE *out, int k, int c, const char *a
   size_t size;
   begin_body(E, &body, &size);
   memset(E->grad_used, 0, sizeof(bool) * (size_t)E->g->n);
-  add_last_gradients(E, from, to, true);
+  add_last_gradients(E, from, to, ADDS_OUTSIDE);
   fclose(E->out);
   print_wrapped(out, arena_printf(E->a, "NC_NOINLINE static void %s(", gradient_chunk_name(E, c)), args);
   fputs(") {\n", out);
@@ -1853,9 +1857,9 @@ static char *segment_function(Emit *E, int k) {
     emitf(E, "return %s;\n", ref(E, E->g->loss, "0"));
   int chunks = k == E->final_bwd ? gradient_chunks(E) : 0;
   if (k == E->final_bwd && chunks == 0)
-    add_last_gradients(E, 0, E->bw->nwrt, -1);
+    add_last_gradients(E, 0, E->bw->nwrt, ADDS_ALL);
   else if (k == E->final_bwd) {
-    add_last_gradients(E, 0, E->bw->nwrt, false);
+    add_last_gradients(E, 0, E->bw->nwrt, ADDS_IN_SEGMENT);
     for (int c = 1; c <= chunks; c++)
       emitf(E, "%s;\n", gradient_chunk_call(E, c));
   }
@@ -1889,8 +1893,9 @@ static char *segment_function(Emit *E, int k) {
   char *all;
   size_t all_size;
   FILE *with = open_memstream(&all, &all_size);
+  const char *chunk_args = head_args(E, k, false);
   for (int c = 1; c <= chunks; c++)
-    write_gradient_chunk(E, with, k, c, head_args(E, k, false), params);
+    write_gradient_chunk(E, with, k, c, chunk_args, params);
   fputs(text, with);
   fclose(with);
   free(text);

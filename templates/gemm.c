@@ -237,7 +237,7 @@ enum { GEMM_W = GEMM_YMM_W };
 #define GEMM_HOLD(x, y)
 #endif
 /* The KC steps from p on, A's CSA reals apart, four a turn: fewer
-   branches between the FMAs. */
+   branches between the FMAs. It advances gemm_kernel's p, o and b. */
 #define GEMM_STEPS(CSA)                                                                                               \
   for (; p + 4 <= kc; p += 4, b += 4 * GEMM_NR) {                                                                     \
     GEMM_VEC b0 = GEMM_LOAD(b), b1 = GEMM_LOAD(b + GEMM_W);                                                           \

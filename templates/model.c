@@ -84,8 +84,9 @@ void {{P}}_init(real *params, uint64_t seed) {
 
 /* ---- one example: the code between two products over the batch ---- */
 
-/* For the functions a large model keeps apart: its segments, and the
-   steps of its passes (see PARTS). */
+/* For the functions a large model keeps apart: its segments, the steps
+   of its passes (see PARTS) and its last segment's additions into the
+   gradients (add_gradients_1, ...). */
 #ifdef __GNUC__
 #define NC_NOINLINE __attribute__((noinline))
 #else

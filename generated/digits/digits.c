@@ -210,8 +210,9 @@ void digits_init(real *params, uint64_t seed) {
 
 /* ---- one example: the code between two products over the batch ---- */
 
-/* For the functions a large model keeps apart: its segments, and the
-   steps of its passes (see PARTS). */
+/* For the functions a large model keeps apart: its segments, the steps
+   of its passes (see PARTS) and its last segment's additions into the
+   gradients (add_gradients_1, ...). */
 #ifdef __GNUC__
 #define NC_NOINLINE __attribute__((noinline))
 #else
@@ -590,7 +591,7 @@ enum { GEMM_W = GEMM_YMM_W };
 #define GEMM_HOLD(x, y)
 #endif
 /* The KC steps from p on, A's CSA reals apart, four a turn: fewer
-   branches between the FMAs. */
+   branches between the FMAs. It advances gemm_kernel's p, o and b. */
 #define GEMM_STEPS(CSA)                                                                                               \
   for (; p + 4 <= kc; p += 4, b += 4 * GEMM_NR) {                                                                     \
     GEMM_VEC b0 = GEMM_LOAD(b), b1 = GEMM_LOAD(b + GEMM_W);                                                           \

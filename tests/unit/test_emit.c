@@ -997,7 +997,7 @@ static void names_that_are_header_macros(void **state) {
       "I",        "complex", "INFINITY",     "HUGE_VAL", "FP_NAN", "UINT64_MAX", "SIZE_MAX", "M_PI",
       "_Complex_I", "__x",   "isnan",        "expf",     "NULL",   "int",        "acc",      "t3",
       "RAND_MAX", "EOF",     "EXIT_FAILURE", "BUFSIZ",   "xdouble", "SEEK_SET",  "WS_SIZE",  "GEMM_MR",
-      "nc_expf",  "nc_relu", "pack",         "gemm",     "batch",  "update",     "forward_1"};
+      "nc_expf",  "nc_relu", "pack",         "gemm",     "batch",  "update",     "forward_1", "add_gradients_1"};
   static const char *const forms[] = {
       "model m;\ninput %s[3];\ntarget y;\nparam w[3];\nv = dot(w, %s);\nloss (v - y)^2;\n",
       "model m;\ninput x[40];\ntarget y[32];\nparam W[32, 40];\n%s = tanh(W @ x);\nloss mse(%s, y);\n",
@@ -1174,7 +1174,8 @@ int main(void) {
   };
   failed += cmocka_run_group_tests_name("emit: names", names, NULL, NULL);
   const struct CMUnitTest segments[] = {
-      TEST(long_runs_are_cut_into_segments), TEST(many_segments_stay_functions),
+      TEST(long_runs_are_cut_into_segments),
+      TEST(many_segments_stay_functions),
       TEST(lanes_where_nothing_runs_over_the_batch),
       TEST(products_finished_by_gemm),
   };

@@ -52,8 +52,9 @@ static real *new_scratch(size_t m, size_t n, size_t k, size_t rsa, size_t csa) {
 /* One product C (m x n, ldc = n + 3 to test the stride) against double
    sums, finished with a bias per column and relu as FIN says; the error
    allowed grows with k, as float rounding does. The finished C must also
-   be, to the bit, the plain product finished afterwards. A's rows are
-   LDA apart (0: one more than they hold). */
+   be, to the bit, the plain product finished afterwards. LDA_A is A's
+   leading dimension, its row stride or, transposed, its column stride
+   (0: one more than a row or column holds). */
 static void check_product_with(size_t m, size_t n, size_t k, Layout l, int add, real scale, int bias, int relu,
                                size_t lda_a) {
   size_t lda = lda_a ? lda_a : (l.trans_a ? m : k) + 1, ldb = (l.trans_b ? k : n) + 2, ldc = n + 3;
@@ -349,9 +350,10 @@ static void rows_a_page_apart(void **state) {
   size_t page = 4096 / sizeof(real);
   for (int add = 0; add < 2; add++) {
     check_product_with(150, 40, 300, layouts[0], add, 1, 0, 0, page);
-    check_product_with(13, 70, 260, layouts[1], add, (real)0.5, 1, 1, page);
+    check_product_with(13, 70, 320, layouts[1], add, (real)0.5, 1, 1, page);
   }
   assert_true(!gemm_reads_a_in_place(150, 300, page, 1) && gemm_reads_a_in_place(150, 300, page + 1, 1));
+  assert_true(!gemm_reads_a_in_place(13, 320, page, 1));
 }
 
 /* Past NC (4064 to 4088 columns); with threads, shares of whole panels. */
@@ -477,7 +479,8 @@ int main(void) {
       cmocka_unit_test(small_sizes),          cmocka_unit_test(row_path_sizes),
       cmocka_unit_test(outer_product_sizes),  cmocka_unit_test(alignment_changes_no_bit),
       cmocka_unit_test(zero_rows_of_one_step), cmocka_unit_test(threads_change_no_bits),
-      cmocka_unit_test(blocked_sizes), cmocka_unit_test(rows_a_page_apart),        cmocka_unit_test(wide_product),
+      cmocka_unit_test(blocked_sizes),        cmocka_unit_test(rows_a_page_apart),
+      cmocka_unit_test(wide_product),
       cmocka_unit_test(empty_sum),   cmocka_unit_test(pack_size_is_enough), cmocka_unit_test(scaled_products),
       cmocka_unit_test(finished_products), cmocka_unit_test(relu_of_special_values),
   };
