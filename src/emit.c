@@ -1816,18 +1816,12 @@ static const char *gradient_chunk_call(Emit *E, int c) {
                       E->o->input_grads ? ", din" : "", in_lanes(E) ? ", live" : "");
 }
 
-/* Chunk C of the last segment K's gradient additions, as a function with
-   the segment's parameters ARGS (PARAMS: their names), into OUT. */
-static void write_gradient_chunk(Emit *E, FILE *out, int k, int c, const char *args, const char *params) {
-  int from, to;
-  gradient_chunk_range(E, c, &from, &to);
-  char *body;
-  size_t size;
-  begin_body(E, &body, &size);
-  memset(E->grad_used, 0, sizeof(bool) * (size_t)E->g->n);
-  add_last_gradients(E, from, to, ADDS_OUTSIDE);
-  fclose(E->out);
-  print_wrapped(out, arena_printf(E->a, "NC_NOINLINE static void %s(", gradient_chunk_name(E, c)), args);
+/* A function of segment K's kind into OUT: HEAD and ARGS, declarations
+   of what BODY (freed here) referenced, then BODY, parameters of PARAMS
+   that it does not use cast to void. */
+static void write_function(Emit *E, FILE *out, const char *head, const char *args, int k, char *body,
+                           const char *params) {
+  print_wrapped(out, head, args);
   fputs(") {\n", out);
   char *decls;
   size_t decls_size;
@@ -1839,6 +1833,21 @@ static void write_gradient_chunk(Emit *E, FILE *out, int k, int c, const char *a
   char *checked = void_unused(E, decls, params);
   fprintf(out, "%s}\n\n", checked);
   free(checked);
+}
+
+/* Chunk C of the last segment K's gradient additions, as a function with
+   the segment's parameters ARGS (PARAMS: their names), into OUT. */
+static void write_gradient_chunk(Emit *E, FILE *out, int k, int c, const char *args, const char *params) {
+  int from, to;
+  gradient_chunk_range(E, c, &from, &to);
+  char *body;
+  size_t size;
+  begin_body(E, &body, &size);
+  memset(E->grad_used, 0, sizeof(bool) * (size_t)E->g->n);
+  add_last_gradients(E, from, to, ADDS_OUTSIDE);
+  fclose(E->out);
+  write_function(E, out, arena_printf(E->a, "NC_NOINLINE static void %s(", gradient_chunk_name(E, c)), args, k,
+                 body, params);
 }
 
 /* The function of segment K, for one example, or for a group's lanes. */
@@ -1871,22 +1880,10 @@ static char *segment_function(Emit *E, int k) {
   bool fwd = E->seg_phase[k] == FWD;
   const char *head = arena_printf(E->a, "%sstatic %s %s(", segments_kept_apart(E) ? "NC_NOINLINE " : "",
                                   fwd && final && !lanes ? "real" : "void", seg_name(E, k));
-  const char *args = head_args(E, k, fwd && final && lanes);
-  print_wrapped(out, head, args);
-  fputs(") {\n", out);
-  char *decls;
-  size_t decls_size;
-  FILE *d = open_memstream(&decls, &decls_size);
-  declare_segment(E, d, k);
-  fputs(body, d);
-  fclose(d);
-  free(body);
   const char *params = fwd ? "params in tg ws" : E->o->input_grads ? "params in tg ws grads din" : "params in tg ws grads";
   if (lanes)
     params = arena_printf(E->a, "%s live%s", params, final ? " total" : "");
-  char *checked = void_unused(E, decls, params);
-  fprintf(out, "%s}\n\n", checked);
-  free(checked);
+  write_function(E, out, head, head_args(E, k, fwd && final && lanes), k, body, params);
   fclose(out);
   if (chunks == 0)
     return text;

@@ -254,6 +254,9 @@ enum { GEMM_W = GEMM_YMM_W };
     GEMM_ROWS(GEMM_STEP)                                                                                              \
     o += (CSA);                                                                                                       \
   }                                                                                                                   \
+  GEMM_STEPS_BY_ONE(CSA)
+/* The same, one step a turn. */
+#define GEMM_STEPS_BY_ONE(CSA)                                                                                        \
   for (; p < kc; p++, o += (CSA), b += GEMM_NR) {                                                                     \
     GEMM_VEC b0 = GEMM_LOAD(b), b1 = GEMM_LOAD(b + GEMM_W);                                                           \
     GEMM_ROWS(GEMM_STEP)                                                                                              \
@@ -292,10 +295,7 @@ static void gemm_kernel(size_t kc, const real *a, size_t rsa, size_t csa, const 
   } else if (csa == GEMM_MR) {
     GEMM_STEPS(GEMM_MR)
   } else {
-    for (; p < kc; p++, o += csa, b += GEMM_NR) {
-      GEMM_VEC b0 = GEMM_LOAD(b), b1 = GEMM_LOAD(b + GEMM_W);
-      GEMM_ROWS(GEMM_STEP)
-    }
+    GEMM_STEPS_BY_ONE(csa)
   }
   if (scale != 1) {
     GEMM_VEC s = GEMM_SPLAT(&scale);
