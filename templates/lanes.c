@@ -1,9 +1,11 @@
 /* ---- groups of examples in lanes (--lanes N) ----
    NC_LANES examples run together, one to a lane, example b + l of the
    group from b in lane l: element s of a group's workspace is at
-   [s * NC_LANES + l]. The emitter defines NC_LANES, NC_LANES_FROM, and
-   where the copies of the inputs and targets go and how many there are:
-   NC_IN_SLOT, NC_TG_SLOT, NC_IN_SIZE and NC_TG_SIZE. */
+   [s * NC_LANES + l]. A batch's whole groups run so, the examples left
+   over one at a time, so that every lane holds an example. The emitter
+   defines NC_LANES, and where the copies of the inputs and targets go
+   and how many there are: NC_IN_SLOT, NC_TG_SLOT, NC_IN_SIZE and
+   NC_TG_SIZE. */
 /* The group of NC_LANES examples from example b (a multiple of NC_LANES):
    its copies of their inputs and targets, in its workspace, which
    starts at ws_of(ws, b). */
@@ -12,23 +14,15 @@ static const real *lanes_tg(real *ws, int b) { return ws_of(ws, b) + NC_TG_SLOT 
 /* Example b's lane of its group's inputs and workspace, for write_outputs_lanes. */
 static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b % NC_LANES) + b % NC_LANES; }
 static const real *lane_ws(real *ws, int b) { return ws_of(ws, b - b % NC_LANES) + b % NC_LANES; }
-/* The lanes of that group that hold examples: the last group's may not all. */
-static int live_lanes(int batch, int b) { return batch - b < NC_LANES ? batch - b : NC_LANES; }
-/* Does a batch of BATCH run in lanes? Below NC_LANES_FROM, one example at a time. */
-static int runs_in_lanes(int batch) { return batch >= NC_LANES_FROM; }
-/* The examples the workspace has room for: whole groups, for a batch run in lanes. */
-static size_t examples_of(int batch) {
-  if (!runs_in_lanes(batch))
-    return batch > 0 ? (size_t)batch : 0;
-  return ((size_t)batch + NC_LANES - 1) / NC_LANES * NC_LANES;
-}
+/* The examples of a batch in whole groups: those from 0 up to it run in lanes. */
+static int whole_groups(int batch) { return batch - batch % NC_LANES; }
+/* The examples the workspace has room for: a group takes the room of its examples. */
+static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
 
-/* The group's inputs and targets (unless NULL), example b + l into lane
-   l; lanes past the batch repeat its last example, so that they compute
-   finite values, which nothing reads. */
-static void load_lanes(const real *inputs, const real *targets, int batch, int b, real *group) {
+/* The group's inputs and targets (unless NULL), example b + l into lane l. */
+static void load_lanes(const real *inputs, const real *targets, int b, real *group) {
   for (size_t l = 0; l < NC_LANES; l++) {
-    size_t e = (size_t)b + l < (size_t)batch ? (size_t)b + l : (size_t)batch - 1;
+    size_t e = (size_t)b + l;
     /* int: NC_TG_SIZE may be 0, and an unsigned k < 0 is a warning */
     for (int k = 0; k < NC_IN_SIZE; k++)
       group[(NC_IN_SLOT + (size_t)k) * NC_LANES + l] = inputs[e * NC_IN_SIZE + (size_t)k];

@@ -366,18 +366,26 @@ static void zero_grads(real *grads) {
     memset(grads + grad_runs[r][0], 0, sizeof(real) * (size_t)(grad_runs[r][1] - grad_runs[r][0]));
 }
 
+/* 1 / batch where a product by it is the quotient by batch, to the bit
+   (a power of two: both round the same exact value), else 0. A product
+   takes a fraction of a division's time, and the step of a small net
+   waits for its updates. */
+static real exact_reciprocal(int batch) { return (batch & (batch - 1)) == 0 ? (real)1 / (real)batch : 0; }
+
 /* There, the sums over a batch made means. */
 static void mean_grads(real *grads, int batch) {
+  real inverse = exact_reciprocal(batch);
   for (size_t r = 0; r < NC_GRAD_RUNS; r++)
     for (long i = grad_runs[r][0]; i < grad_runs[r][1]; i++)
-      grads[i] /= (real)batch;
+      grads[i] = inverse ? grads[i] * inverse : grads[i] / (real)batch;
 }
 
 /* There, an SGD step: params -= lr * the mean gradient. */
 static void sgd_update(real *params, const real *grads, int batch, real lr) {
+  real inverse = exact_reciprocal(batch);
   for (size_t r = 0; r < NC_GRAD_RUNS; r++)
     for (long i = grad_runs[r][0]; i < grad_runs[r][1]; i++)
-      params[i] -= lr * (batch > 1 ? grads[i] / (real)batch : grads[i]);
+      params[i] -= lr * (inverse ? grads[i] * inverse : grads[i] / (real)batch);
 }
 
 /* The forward pass of every example, the products over the whole batch

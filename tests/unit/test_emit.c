@@ -1102,22 +1102,30 @@ static void products_finished_by_gemm(void **state) {
 }
 
 /* With --lanes, a model without products over the batch gets its
-   segments for lanes too, and forward() picks them from NC_LANES_FROM
-   examples; without, or with products, it runs one example at a time. */
+   segments for lanes too, which run a batch's whole groups, and the
+   examples left over run one at a time; without, or with products, it
+   runs one example at a time. */
 static void lanes_where_nothing_runs_over_the_batch(void **state) {
   const char *dir = in_dir(state, "xor");
   compile_ok("examples/xor.net", dir, FLAGS("--lanes", "8"));
   char *c = must_read(in_dir(state, "xor/xor.c"));
-  assert_contains(c, "#define NC_LANES 8\n#define NC_LANES_FROM 3\n", "xor.c");
+  assert_contains(c, "#define NC_LANES 8\n#define NC_IN_SLOT", "xor.c");
   assert_contains(c, "static void forward_1_lanes(", "xor.c");
-  assert_contains(c, "h[i * 8 + l] = nc_tanhf(", "xor.c");
-  assert_contains(c, "for (int l = 0; l < live; l++) {\n        dW1[", "xor.c"); /* sums over examples */
-  assert_contains(c, "static int runs_in_lanes(int batch) { return batch >= NC_LANES_FROM; }", "xor.c");
-  assert_contains(c, "if (runs_in_lanes(batch))\n    return forward_lanes(", "xor.c");
+  /* the product lane by lane, then its tanh over all 32 elements at once */
+  assert_contains(c, "h[i * 8 + l] = acc[l];", "xor.c");
+  assert_contains(c, "for (int s = 0; s < 32; s++)\n    h[s] = nc_tanhf(h[s] + b1[s / 8]);", "xor.c");
+  assert_contains(c, "db1_ex[s] = db2_ex[s % 8] * W2[s / 8] * (1.0f - h[s] * h[s]);", "xor.c"); /* a scalar per lane */
+  assert_contains(c, "for (int l = 0; l < 8; l++) {\n        dW1[", "xor.c"); /* sums over examples, every lane one */
+  /* whole groups in lanes, the examples left over one at a time */
+  assert_contains(c, "static int whole_groups(int batch) { return batch - batch % NC_LANES; }", "xor.c");
+  assert_contains(c, "for (int b = 0; b < whole_groups(batch); b += NC_LANES)\n    forward_1_lanes(", "xor.c");
+  assert_contains(c, "for (int b = whole_groups(batch); b < batch; b++)\n    forward_1(", "xor.c");
+  assert_contains(c, "  return forward_lanes(params, batch, inputs, targets, ws);", "xor.c");
+  assert_lacks(c, "live", "xor.c");
   free(c);
   compile_ok("examples/xor.net", dir, FLAGS("--double", "--lanes", "4"));
   c = must_read(in_dir(state, "xor/xor.c"));
-  assert_contains(c, "#define NC_LANES 4\n#define NC_LANES_FROM 4\n", "xor.c, --double");
+  assert_contains(c, "#define NC_LANES 4\n", "xor.c, --double");
   free(c);
   compile_ok("examples/xor.net", dir, NULL);
   c = must_read(in_dir(state, "xor/xor.c"));

@@ -522,8 +522,8 @@ static void many_layers_in_parts(void **state) {
   } while (0)
 
 /* Model A, built to run in lanes, against B, the same model one example
-   at a time, at every batch from 1 to 19 (full and partial groups, and
-   the batches below NC_LANES_FROM that run one by one), each in a
+   at a time, at every batch from 1 to 19 (whole groups, examples left over,
+   which run one at a time, and batches of no whole group), each in a
    workspace of just its size. P_grad_inputs, P_forward's outputs (with
    targets and without) and P_sgd_step give the same bits: each sum adds
    the same terms in the same order. TARGET(i) is target i. */
