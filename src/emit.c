@@ -91,7 +91,7 @@ typedef struct {
   bool *referenced; /* in the function being written */
   bool *grad_used;  /* per leaf: its gradient pointer, in the function being written */
   int acc_node;     /* the fused product standing for 'acc', or -1 */
-  int acc_home;     /* in a flat loop: the node whose buffer holds that product */
+  int acc_home;     /* in a flat loop: the node whose buffer holds that product, or -1 */
   LaneView view;    /* with lanes: how the function being written sees them */
 } Emit;
 
@@ -684,9 +684,8 @@ static void assign_places(Emit *E) {
 
 /* With --lanes N, examples run in lanes where nothing runs over the whole
    batch: the per-example code is all there is, and the lanes vectorize
-   all of it. Not by default: gcc -O3 makes them 2.2-2.6 times faster from
-   a batch of 8, but at -O2 and with clang they were slower (measured on
-   2-4-1). */
+   all of it. Not by default: their speed depends on the C compiler (gcc
+   faster, clang mostly slower; docs/codegen.md has the measurements). */
 static void decide_lanes(Emit *E) {
   int lanes = E->o->lanes ? E->o->lanes : 1; /* opt-in: see docs/codegen.md */
   E->lanes = E->any_gemm ? 1 : lanes;
@@ -844,7 +843,8 @@ static const char *expand(Emit *E, int id, const char *idx) {
 }
 
 /* Element IDX of the array NAME that holds a value per example, in
-   lanes: "h[i * 8 + l]" in a segment, "h[i * 8]" in write_outputs. */
+   lanes: "h[i * 8 + l]" in a segment, "h[s]" (element i) or "h[s % 8]"
+   (element 0) in a flat loop, "h[i * 8]" in write_outputs. */
 static const char *lane_elem(Emit *E, const char *name, const char *idx) {
   if (E->view == LANE_FLAT && strcmp(idx, "i") == 0)
     return arena_printf(E->a, "%s[s]", name);
@@ -1060,8 +1060,8 @@ static void open_loop(Emit *E, const char *var, long n) {
 static bool mentions(const char *text, const char *word, size_t len);
 
 /* Can node ID, elementwise, be written as a flat loop in lanes? Not where
-   it adds into a gradient (its lanes in turn, each element's) or in
-   write_outputs. */
+   it adds into a gradient (its lanes in turn, each element's), in
+   write_outputs, or for a scalar, whose loop over the lanes is flat. */
 static bool flat_in_lanes(const Emit *E, int id) {
   return in_lanes(E) && E->view == LANE_EACH && !adds_up(E, id) && !is_scalar(E, id);
 }
@@ -1553,7 +1553,7 @@ static void declare_leaves(Emit *E, FILE *out, bool targets) {
     const char *base = leaf_base(node(E, id)->op);
     long off = leaf_offset(E, id);
     bool per_lane = in_lanes(E) && node(E, id)->op != LEAF_PARAM;
-    if (per_lane) /* the group's copy, element s of lane l at [s * lanes + l] */
+    if (per_lane) /* the group's copy, element i of lane l at [i * lanes + l] */
       off *= E->lanes;
     if (is_scalar(E, id) && per_lane && E->view == LANE_EACH)
       fprintf(out, "  const real *%s = %s + %ld;\n", E->cname[id], base, off);
@@ -2865,8 +2865,8 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
                              : ""},
       {"WS_LANES", in_lanes(&E) ? "\n   A batch runs its whole groups of NC_LANES examples in lanes, one to\n"
                                   "   a lane, and the examples left over one at a time: the group from\n"
-                                  "   example b starts at ws + b * WS_SIZE too, its element s of lane l\n"
-                                  "   at [s * NC_LANES + l], so that a loop over the lanes reads\n"
+                                  "   example b starts at ws + b * WS_SIZE too, its element i of lane l\n"
+                                  "   at [i * NC_LANES + l], so that a loop over the lanes reads\n"
                                   "   consecutive reals. Each lane's inputs and targets are copied in."
                                 : ""},
       {"WRITE_OUTPUTS", write_outputs_loop(&E)},

@@ -1,7 +1,7 @@
 /* ---- groups of examples in lanes (--lanes N) ----
    NC_LANES examples run together, one to a lane, example b + l of the
-   group from b in lane l: element s of a group's workspace is at
-   [s * NC_LANES + l]. A batch's whole groups run so, the examples left
+   group from b in lane l: element i of a group's workspace is at
+   [i * NC_LANES + l]. A batch's whole groups run so, the examples left
    over one at a time, so that every lane holds an example. The emitter
    defines NC_LANES, and where the copies of the inputs and targets go
    and how many there are: NC_IN_SLOT, NC_TG_SLOT, NC_IN_SIZE and
@@ -16,8 +16,6 @@ static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b % NC_LAN
 static const real *lane_ws(real *ws, int b) { return ws_of(ws, b - b % NC_LANES) + b % NC_LANES; }
 /* The examples of a batch in whole groups: those from 0 up to it run in lanes. */
 static int whole_groups(int batch) { return batch - batch % NC_LANES; }
-/* The examples the workspace has room for: a group takes the room of its examples. */
-static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
 
 /* The group's inputs and targets (unless NULL), example b + l into lane l. */
 static void load_lanes(const real *inputs, const real *targets, int b, real *group) {

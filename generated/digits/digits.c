@@ -1096,10 +1096,8 @@ static void gemm(size_t m, size_t n, size_t k, const real *a, size_t rsa, size_t
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * digits_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * digits_TARGET_SIZE : NULL; }
 static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
-#ifndef NC_LANES
-/* The examples the workspace has room for. */
+/* The examples the workspace has room for (a group in lanes takes the room of its examples). */
 static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
-#endif
 
 /* The panels gemm packs, after the examples' workspaces and input gradients. */
 static real *pack_of(real *ws, int batch) {
@@ -1143,8 +1141,8 @@ static void zero_grads(real *grads) {
     memset(grads + grad_runs[r][0], 0, sizeof(real) * (size_t)(grad_runs[r][1] - grad_runs[r][0]));
 }
 
-/* 1 / batch where a product by it is the quotient by batch, to the bit
-   (a power of two: both round the same exact value), else 0. A product
+/* 1 / batch (at least 1) where a product by it is the quotient by batch,
+   to the bit (a power of two: both round the same exact value), else 0. A product
    takes a fraction of a division's time, and the step of a small net
    waits for its updates. */
 static real exact_reciprocal(int batch) { return (batch & (batch - 1)) == 0 ? (real)1 / (real)batch : 0; }

@@ -313,10 +313,8 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * xor_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * xor_TARGET_SIZE : NULL; }
 static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
-#ifndef NC_LANES
-/* The examples the workspace has room for. */
+/* The examples the workspace has room for (a group in lanes takes the room of its examples). */
 static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
-#endif
 size_t xor_workspace_size(int batch) {
   size_t n = examples_of(batch);
   return (n * (WS_SIZE + DIN_SIZE)) * sizeof(real);
@@ -337,8 +335,8 @@ static void zero_grads(real *grads) {
     memset(grads + grad_runs[r][0], 0, sizeof(real) * (size_t)(grad_runs[r][1] - grad_runs[r][0]));
 }
 
-/* 1 / batch where a product by it is the quotient by batch, to the bit
-   (a power of two: both round the same exact value), else 0. A product
+/* 1 / batch (at least 1) where a product by it is the quotient by batch,
+   to the bit (a power of two: both round the same exact value), else 0. A product
    takes a fraction of a division's time, and the step of a small net
    waits for its updates. */
 static real exact_reciprocal(int batch) { return (batch & (batch - 1)) == 0 ? (real)1 / (real)batch : 0; }

@@ -1121,7 +1121,8 @@ static void lanes_where_nothing_runs_over_the_batch(void **state) {
   assert_contains(c, "for (int b = 0; b < whole_groups(batch); b += NC_LANES)\n    forward_1_lanes(", "xor.c");
   assert_contains(c, "for (int b = whole_groups(batch); b < batch; b++)\n    forward_1(", "xor.c");
   assert_contains(c, "  return forward_lanes(params, batch, inputs, targets, ws);", "xor.c");
-  assert_lacks(c, "live", "xor.c");
+  assert_lacks(c, "int live", "xor.c");
+  assert_lacks(c, "live_lanes", "xor.c");
   free(c);
   compile_ok("examples/xor.net", dir, FLAGS("--double", "--lanes", "4"));
   c = must_read(in_dir(state, "xor/xor.c"));
