@@ -1022,6 +1022,24 @@ static void names_that_are_header_macros(void **state) {
         free(output);
       }
     }
+  /* and the names of the loops in lanes, flat ones ('s') among them */
+  static const char *const lane_names[] = {"s", "l", "i", "total", "acc"};
+  for (size_t k = 0; k < sizeof lane_names / sizeof lane_names[0]; k++) {
+    char text[256];
+    snprintf(text, sizeof text, "model m;\ninput x[2];\ntarget y;\nparam W[4, 2];\nparam %s[4];\nh = tanh(W @ x + %s);\n"
+             "loss (sum(h) - y)^2;\n",
+             lane_names[k], lane_names[k]);
+    const char *model = in_dir(state, "lanes%zu.net", k);
+    write_file(model, text);
+    const char *dir = in_dir(state, "lanes%zu", k);
+    compile_ok(model, dir, FLAGS("--input-grads", "--lanes", "4"));
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "gcc %s -O3 -march=native -o '%s/m.o' '%s/m.c'", C_FLAGS, dir, dir);
+    char *output;
+    if (sh(cmd, &output) != 0)
+      fail_msg("a model in lanes naming '%s' does not compile:\n%s\n%s", lane_names[k], cmd, output);
+    free(output);
+  }
 }
 
 /* ---- segments ---- */
