@@ -843,13 +843,11 @@ static const char *expand(Emit *E, int id, const char *idx) {
 }
 
 /* Element IDX of the array NAME that holds a value per example, in
-   lanes: "h[i * 8 + l]" in a segment, "h[s]" (element i) or "h[s % 8]"
-   (element 0) in a flat loop, "h[i * 8]" in write_outputs. */
+   lanes: "h[i * 8 + l]" in a segment, "h[s]" (element i) in a flat loop,
+   "h[i * 8]" in write_outputs. */
 static const char *lane_elem(Emit *E, const char *name, const char *idx) {
   if (E->view == LANE_FLAT && strcmp(idx, "i") == 0)
     return arena_printf(E->a, "%s[s]", name);
-  if (E->view == LANE_FLAT && strcmp(idx, "0") == 0)
-    return arena_printf(E->a, "%s[s %% %d]", name, E->lanes);
   bool each = E->view != LANE_ONE; /* flat_loop declares i and l where an index needs them */
   if (strcmp(idx, "0") == 0)
     return arena_printf(E->a, "%s[%s]", name, each ? "l" : "0");
@@ -2400,37 +2398,6 @@ static char *input_grad_scratch_block(const Emit *E) {
   return text;
 }
 
-/* forward_lanes and backward_lanes, the drivers with lanes. */
-static void write_drivers(Emit *E, FILE *out, FILE *parts, int *nparts) {
-  const char *din = E->o->input_grads ? ", real *din" : "";
-  char *f = driver_body(E, FWD, parts, nparts), *b = driver_body(E, BWD, parts, nparts);
-  fprintf(out,
-          "static real forward_lanes(const real *params, int batch, const real *inputs, const real *targets, real *ws) "
-          "{\n%s}\n\n",
-          f);
-  fprintf(out,
-          "static void backward_lanes(const real *params, int batch, const real *inputs, const real *targets, real *ws,\n"
-          "                        real *grads%s, real *update, real lr) {\n%s}\n\n",
-          din, b);
-  free(f), free(b);
-}
-
-/* With lanes, the drivers as functions of their own, forward_lanes and
-   backward_lanes, which run the whole groups of a batch in lanes and the
-   examples left over one at a time; forward() and backward() (FWD, BWD)
-   call them. Their parts go to PARTS. */
-static char *mode_drivers(Emit *E, FILE *parts, int *nparts, char **fwd, char **bwd) {
-  char *text;
-  size_t size;
-  FILE *out = open_memstream(&text, &size);
-  write_drivers(E, out, parts, nparts);
-  fclose(out);
-  *fwd = arena_strdup(E->a, "  return forward_lanes(params, batch, inputs, targets, ws);\n");
-  *bwd = arena_printf(E->a, "  backward_lanes(params, batch, inputs, targets, ws, grads%s, update, lr);\n",
-                      E->o->input_grads ? ", din" : "");
-  return text;
-}
-
 /* P_forward's outputs, example by example: from its lane, with lanes. */
 static const char *write_outputs_loop(Emit *E) {
   const char *P = E->o->prefix;
@@ -2794,15 +2761,9 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   FILE *parts_out = open_memstream(&parts, &parts_size);
   fputs("/* The steps of large passes, a function each: no function grows with the model. */\n\n", parts_out);
   int nparts = 0;
-  char *forward, *backward, *modes;
-  if (in_lanes(&E)) {
-    modes = mode_drivers(&E, parts_out, &nparts, &forward, &backward);
-    forward = strdup(forward), backward = strdup(backward);
-  } else {
-    modes = strdup("");
-    forward = driver_body(&E, FWD, parts_out, &nparts);
-    backward = driver_body(&E, BWD, parts_out, &nparts);
-  }
+  /* with lanes too: their drivers run the whole groups, then the examples left over */
+  char *forward = driver_body(&E, FWD, parts_out, &nparts);
+  char *backward = driver_body(&E, BWD, parts_out, &nparts);
   fclose(parts_out);
   if (nparts == 0)
     parts[0] = '\0'; /* no parts, no prelude */
@@ -2871,7 +2832,6 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
                                 : ""},
       {"WRITE_OUTPUTS", write_outputs_loop(&E)},
       {"OUTPUTS_LANES", outputs_lanes_fn},
-      {"MODES", modes},
       {"GEMM", gemm},
       {"SEGMENTS", segments},
       {"PARTS", parts},
@@ -2903,7 +2863,7 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
   }
   free(text);
   free(segments), free(forward), free(outputs), free(backward), free(helpers), free(params), free(init);
-  free(pack), free(scratch), free(gemm), free(runs), free(parts), free(modes), free(outputs_lanes_fn);
+  free(pack), free(scratch), free(gemm), free(runs), free(parts), free(outputs_lanes_fn);
   arena_free(&arena);
 }
 

@@ -151,7 +151,6 @@ static void sgd_update(real *params, const real *grads, int batch, real lr) {
 }
 
 /*@@ PARTS @@*/
-/*@@ MODES @@*/
 /* The forward pass of every example, the products over the whole batch
    between the per-example steps: the values the backward pass and the
    outputs need go to ws. Returns the sum of the examples' losses; with
