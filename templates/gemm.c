@@ -516,7 +516,7 @@ static void gemm_outer(size_t m, size_t n, const real *a, size_t rsa, const real
   GEMM_OUTER_BLOCKS(1)
   /* counted from 0 to n - j: gcc -O3 warns on "j < n" here, seeing an
      endless loop in a copy it specializes (-Waggressive-loop-optimizations) */
-  for (size_t left = n - j, i = 0; i < m; i++)
+  for (size_t left = n - j, i = 0; left > 0 && i < m; i++)
     for (size_t u = 0; u < left; u++) {
       real acc = add ? c[i * ldc + j + u] : 0;
       acc += scale * a[i * rsa] * b[j + u];
