@@ -167,13 +167,23 @@ $(BUILD)/gen/xor_lanes.c: examples/xor.net $(BUILD)/netc
 $(BUILD)/gen/xor_each.c: examples/xor.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
 	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --lanes 1 --prefix xor_each
+# xor as netc writes it by default, in lanes where gcc builds it, and the
+# same file built to run every example alone, as under clang
+$(BUILD)/gen/xor_default.c: examples/xor.net $(BUILD)/netc
+	@mkdir -p $(BUILD)/gen
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --prefix xor_default
+$(BUILD)/gen/xor_alone.c: examples/xor.net $(BUILD)/netc
+	@mkdir -p $(BUILD)/gen
+	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --prefix xor_alone
+$(BUILD)/gen/xor_alone.o: CFLAGS += -DNC_IN_LANES=0
 $(BUILD)/gen/xor_threads.c: examples/xor.net $(BUILD)/netc
 	@mkdir -p $(BUILD)/gen
 	$(BUILD)/netc compile $< -o $(BUILD)/gen --input-grads --lanes 8 --threads 2 --prefix xor_threads
 TEST_MODELS += $(BUILD)/gen/classifier_lanes4.o $(BUILD)/gen/classifier_lanes3.o $(BUILD)/gen/shared_adjoint_lanes4.o
 TEST_MODELS += $(BUILD)/gen/wide_softmax_lanes4.o
 TEST_MODELS += $(BUILD)/gen/xor_lanes.o $(BUILD)/gen/xor_each.o $(BUILD)/gen/xor_threads.o
-$(BUILD)/gen/xor_lanes.o: CFLAGS += -O3
+TEST_MODELS += $(BUILD)/gen/xor_default.o $(BUILD)/gen/xor_alone.o
+$(BUILD)/gen/xor_lanes.o $(BUILD)/gen/xor_default.o $(BUILD)/gen/xor_alone.o: CFLAGS += -O3
 $(BUILD)/gen/xor_threads.o: CFLAGS += -fopenmp
 $(BUILD)/gen/layers_threads.o: CFLAGS += -fopenmp
 $(BUILD)/tests/test_models: LDFLAGS += -fopenmp
@@ -192,8 +202,9 @@ $(BUILD)/tests/test_gemm_avx512.o: CFLAGS += -mavx512f -mavx2 -mfma -fopenmp
 $(BUILD)/tests/test_gemm_double_avx512.o: CFLAGS += -mavx512f -mavx2 -mfma
 $(BUILD)/tests/test_gemm_avx512: LDFLAGS += -fopenmp
 $(BUILD)/gen/layers.o $(BUILD)/gen/layers_threads.o $(BUILD)/gen/choices_float.o: CFLAGS += -march=native
-# the xor twins alike, so that all three use the same fmaf
+# the xor twins alike, so that all use the same fmaf
 $(BUILD)/gen/xor_lanes.o $(BUILD)/gen/xor_each.o $(BUILD)/gen/xor_threads.o: CFLAGS += -march=native
+$(BUILD)/gen/xor_default.o $(BUILD)/gen/xor_alone.o: CFLAGS += -march=native
 endif
 
 $(BUILD)/tests/test_models.o: $(TEST_MODELS:.o=.h)

@@ -42,6 +42,10 @@ typedef enum { FWD, BWD } Phase;
    at its example's lane (LANE_ONE). */
 typedef enum { LANE_EACH, LANE_FLAT, LANE_ONE } LaneView;
 
+/* The functions of templates/mathf.c, one bit each: a form's for lanes is
+   the bit after its own. */
+enum { MATHF_EXP = 1, MATHF_EXP_LANES = 2, MATHF_TANH = 4, MATHF_TANH_LANES = 8 };
+
 typedef struct {
   const Graph *g;
   const Backward *bw;
@@ -72,8 +76,10 @@ typedef struct {
   bool *seg_adds_to_grads;   /* per segment: adds into grads, so examples must take turns */
   bool any_gemm;
   int lanes;          /* examples a group runs at once, one to a lane (1: one example at a time) */
+  bool with_lanes;        /* the file has segments for lanes, whatever the mode now */
+  bool lanes_by_compiler; /* lanes by default: the compiler decides whether groups run in them */
   long in_slot, tg_slot; /* with lanes: where the inputs and targets are copied in the workspace */
-  int uses_mathf; /* float code calls nc_expf (1) or nc_tanhf (2) */
+  int uses_mathf; /* the forms of templates/mathf.c float code calls: MATHF_EXP, ... */
   bool uses_pick;  /* the code chooses with nc_pick */
   int *with_softmax; /* per cross_entropy: the backward pass's softmax of its logits, computed with it, or -1 */
   bool *early;       /* a backward softmax computed in the forward pass, by its cross_entropy */
@@ -83,7 +89,8 @@ typedef struct {
   int ntaken, cap_taken;
   long ws_forward, ws_size; /* reals: the forward values kept, and all */
   int temporaries;
-  bool helper_used[OP_COUNT];
+  bool helper_used[OP_COUNT];       /* nc_<op> is called */
+  bool helper_used_lanes[OP_COUNT]; /* nc_<op>_lanes is: its float form calls exp or tanh in lanes */
   /* writing */
   FILE *out;
   int indent;
@@ -120,17 +127,21 @@ static bool ident_char(char c);
 /* The math functions of C99 that generated code calls and their float
    twins: a float build calls those, so no double is computed. exp and
    tanh become inline arithmetic (templates/mathf.c), which the compiler
-   can vectorize and which is faster than libm's calls. */
+   can vectorize and which is faster than libm's calls; code in lanes
+   calls their forms without branches. */
 static const struct {
-  const char *name, *twin;
-} math_functions[] = {{"exp", "nc_expf"}, {"log", "logf"},   {"sqrt", "sqrtf"},   {"fabs", "fabsf"},
-                      {"tanh", "nc_tanhf"}, {"sin", "sinf"}, {"cos", "cosf"},     {"pow", "powf"},
-                      {"log1p", "log1pf"},  {"fmax", "fmaxf"}};
+  const char *name, *twin, *lanes_twin;
+  int mathf; /* the bit of Emit.uses_mathf that its twin sets, the lanes' form the next */
+} math_functions[] = {{"exp", "nc_expf", "nc_expf_lanes", MATHF_EXP}, {"log", "logf", "logf", 0},
+                      {"sqrt", "sqrtf", "sqrtf", 0},    {"fabs", "fabsf", "fabsf", 0},
+                      {"tanh", "nc_tanhf", "nc_tanhf_lanes", MATHF_TANH}, {"sin", "sinf", "sinf", 0},
+                      {"cos", "cosf", "cosf", 0},       {"pow", "powf", "powf", 0},
+                      {"log1p", "log1pf", "log1pf", 0}, {"fmax", "fmaxf", "fmaxf", 0}};
 
-/* TEXT with each math function call renamed to its float twin; the
-   twins of templates/mathf.c it calls are marked in *TWINS (1: nc_expf,
-   2: nc_tanhf). */
-static char *float_math(const char *text, int *twins) {
+/* TEXT with each math function call renamed to its float twin, or in
+   LANES to the lanes' form; the forms of templates/mathf.c it calls are
+   marked in *TWINS. */
+static char *float_math(const char *text, int *twins, bool lanes) {
   char *out;
   size_t size;
   FILE *f = open_memstream(&out, &size);
@@ -142,13 +153,13 @@ static char *float_math(const char *text, int *twins) {
       fputc(*p++, f);
       continue;
     }
-    const char *twin = NULL;
-    for (size_t k = 0; k < sizeof math_functions / sizeof math_functions[0]; k++)
-      if (strlen(math_functions[k].name) == len && strncmp(p, math_functions[k].name, len) == 0 && p[len] == '(')
-        twin = math_functions[k].twin;
-    if (twin) {
-      fputs(twin, f);
-      *twins |= strcmp(twin, "nc_expf") == 0 ? 1 : strcmp(twin, "nc_tanhf") == 0 ? 2 : 0;
+    size_t k = 0, n = sizeof math_functions / sizeof math_functions[0];
+    while (k < n && !(strlen(math_functions[k].name) == len && strncmp(p, math_functions[k].name, len) == 0 &&
+                      p[len] == '('))
+      k++;
+    if (k < n) {
+      fputs(lanes ? math_functions[k].lanes_twin : math_functions[k].twin, f);
+      *twins |= lanes ? math_functions[k].mathf << 1 : math_functions[k].mathf;
     } else {
       fwrite(p, 1, len, f);
     }
@@ -170,7 +181,7 @@ __attribute__((format(printf, 2, 3))) static void emitf(Emit *E, const char *fmt
   vsnprintf(text, (size_t)len + 1, fmt, ap);
   va_end(ap);
   if (!E->o->dbl) {
-    char *renamed = float_math(text, &E->uses_mathf);
+    char *renamed = float_math(text, &E->uses_mathf, in_lanes(E));
     free(text);
     text = renamed;
   }
@@ -682,13 +693,20 @@ static void assign_places(Emit *E) {
   }
 }
 
-/* With --lanes N, examples run in lanes where nothing runs over the whole
-   batch: the per-example code is all there is, and the lanes vectorize
-   all of it. Not by default: their speed depends on the C compiler (gcc
-   faster, clang mostly slower; docs/codegen.md has the measurements). */
+/* Examples run in lanes where nothing runs over the whole batch: the
+   per-example code is all there is, and the lanes vectorize all of it.
+   With --lanes N, N at a time; by default, in float, DEFAULT_LANES, and
+   only where gcc compiles the file (NC_IN_LANES): gcc 12 runs them 1.4-2.8
+   times as fast as one at a time, while clang vectorizes the loop over
+   the examples itself and at -O3 leaves the lanes' flat loops scalar
+   (docs/codegen.md has the measurements). In double, libm's exp and tanh
+   keep the lanes from vectorizing: one at a time unless asked. */
+#define DEFAULT_LANES 4
 static void decide_lanes(Emit *E) {
-  int lanes = E->o->lanes ? E->o->lanes : 1; /* opt-in: see docs/codegen.md */
+  int lanes = E->o->lanes ? E->o->lanes : E->o->dbl ? 1 : DEFAULT_LANES;
   E->lanes = E->any_gemm ? 1 : lanes;
+  E->with_lanes = E->lanes > 1;
+  E->lanes_by_compiler = E->o->lanes == 0;
 }
 
 /* ---- expressions ---- */
@@ -817,6 +835,14 @@ static bool writes_inline(int op) {
 
 static const char *helper_name(int op) { return op_info[op].name; }
 
+/* Does OP's helper call a function of templates/mathf.c (exp, tanh) in
+   float? In lanes it then has a form of its own that calls theirs. */
+static bool helper_calls_mathf(const Emit *E, int op) {
+  int twins = 0;
+  free(float_math(op_info[op].scalar, &twins, false));
+  return !E->o->dbl && twins != 0;
+}
+
 /* The value of OP on the element expressions A and B at IDX. */
 static const char *apply_op(Emit *E, int op, const char *a, const char *b, const char *idx) {
   /* x^2 as x * x, which any compiler keeps exact and fast */
@@ -826,11 +852,13 @@ static const char *apply_op(Emit *E, int op, const char *a, const char *b, const
   E->uses_pick |= (op_info[op].flags & OPF_PICK) != 0;
   if (writes_inline(op))
     return substitute(E, op_info[op].scalar, a, b, idx);
-  E->helper_used[op] = true;
+  bool lanes_form = in_lanes(E) && helper_calls_mathf(E, op);
+  (lanes_form ? E->helper_used_lanes : E->helper_used)[op] = true;
+  const char *name = arena_printf(E->a, "nc_%s%s", helper_name(op), lanes_form ? "_lanes" : "");
   bool indexed = count_uses_in(op_info[op].scalar, 'i') > 0;
   if (op_info[op].arity == 1)
-    return arena_printf(E->a, indexed ? "nc_%s(%s, %s)" : "nc_%s(%s)", helper_name(op), a, idx);
-  return arena_printf(E->a, "nc_%s(%s, %s)", helper_name(op), a, b);
+    return arena_printf(E->a, indexed ? "%s(%s, %s)" : "%s(%s)", name, a, idx);
+  return arena_printf(E->a, "%s(%s, %s)", name, a, b);
 }
 
 static const char *ref(Emit *E, int id, const char *idx);
@@ -1917,10 +1945,12 @@ static char *segment_function(Emit *E, int k) {
   size_t text_size;
   FILE *out = open_memstream(&text, &text_size);
   bool fwd = E->seg_phase[k] == FWD;
-  /* A group's segment stays a function too: inlined into its driver next
-     to the one-example segment the driver also calls, gcc 12 ran 2-4-1's
-     step 1.2 times as slow. */
-  const char *head = arena_printf(E->a, "%sstatic %s %s(", segments_kept_apart(E) || lanes ? "NC_NOINLINE " : "",
+  /* With lanes, both forms of a segment stay functions: a group's inlined
+     into its driver next to the one-example segment the driver also
+     calls, gcc 12 ran 2-4-1's step 1.2 times as slow; the one-example
+     segments inlined beside the drivers' loops of groups, iris at a batch
+     of one 1.3 times as slow. */
+  const char *head = arena_printf(E->a, "%sstatic %s %s(", segments_kept_apart(E) || E->with_lanes ? "NC_NOINLINE " : "",
                                   fwd && final && !lanes ? "real" : "void", seg_name(E, k));
   const char *params = fwd ? "params in tg ws" : E->o->input_grads ? "params in tg ws grads din" : "params in tg ws grads";
   if (lanes && final)
@@ -2458,23 +2488,29 @@ static char *pack_block(Emit *E) {
 
 /* ---- the fixed parts ---- */
 
+/* The helper of OP, nc_<op> or in LANES nc_<op>_lanes. */
+static void write_helper(Emit *E, int op, bool lanes, FILE *out) {
+  const char *scalar = op_info[op].scalar;
+  fprintf(out, "static inline real nc_%s%s(real a", helper_name(op), lanes ? "_lanes" : "");
+  if (op_info[op].arity == 2)
+    fputs(", real b", out);
+  if (count_uses_in(scalar, 'i'))
+    fputs(", long i", out);
+  char *body = E->o->dbl ? strdup(scalar) : float_math(scalar, &E->uses_mathf, lanes);
+  fprintf(out, ") { return %s; }\n", body);
+  free(body);
+}
+
 static char *helpers_block(Emit *E) {
   char *text;
   size_t size;
   FILE *out = open_memstream(&text, &size);
   fputs("/* ---- elementwise operations that read an operand more than once ---- */\n", out);
   for (int op = 0; op < OP_COUNT; op++) {
-    if (!E->helper_used[op])
-      continue;
-    const char *scalar = op_info[op].scalar;
-    fprintf(out, "static inline real nc_%s(real a", helper_name(op));
-    if (op_info[op].arity == 2)
-      fputs(", real b", out);
-    if (count_uses_in(scalar, 'i'))
-      fputs(", long i", out);
-    char *body = E->o->dbl ? strdup(scalar) : float_math(scalar, &E->uses_mathf);
-    fprintf(out, ") { return %s; }\n", body);
-    free(body);
+    if (E->helper_used[op])
+      write_helper(E, op, false, out);
+    if (E->helper_used_lanes[op])
+      write_helper(E, op, true, out);
   }
   fclose(out);
   return text;
@@ -2617,8 +2653,10 @@ void emit_target_classes(FILE *f, const Program *p) {
 static const char *mathf_block(const Emit *E, Arena *a) {
   if (!E->uses_mathf)
     return "";
-  return arena_printf(a, "%s%s%s", E->uses_mathf & 1 ? "#define NC_USES_EXPF\n" : "",
-                      E->uses_mathf & 2 ? "#define NC_USES_TANHF\n" : "", template_text("mathf.c"));
+  return arena_printf(a, "%s%s%s%s%s", E->uses_mathf & MATHF_EXP ? "#define NC_USES_EXPF\n" : "",
+                      E->uses_mathf & MATHF_EXP_LANES ? "#define NC_USES_EXPF_LANES\n" : "",
+                      E->uses_mathf & MATHF_TANH ? "#define NC_USES_TANHF\n" : "",
+                      E->uses_mathf & MATHF_TANH_LANES ? "#define NC_USES_TANHF_LANES\n" : "", template_text("mathf.c"));
 }
 
 /* The matrix product of templates/gemm.c, for the build's precision; nothing without products over the batch. */
@@ -2749,6 +2787,20 @@ static int count_lines(const char *s) {
   return n;
 }
 
+/* Lanes by default: whether whole groups run in them depends on the compiler (decide_lanes). */
+static const char lanes_by_compiler[] =
+    "/* Whole groups run in lanes where gcc compiles this file; elsewhere\n"
+    "   every example runs alone, which clang vectorizes better. Building\n"
+    "   with -DNC_IN_LANES=1 or 0 decides for any compiler, as netc's\n"
+    "   --lanes N and --lanes 1 do. */\n"
+    "#ifndef NC_IN_LANES\n"
+    "#if defined(__GNUC__) && !defined(__clang__)\n"
+    "#define NC_IN_LANES 1\n"
+    "#else\n"
+    "#define NC_IN_LANES 0\n"
+    "#endif\n"
+    "#endif\n";
+
 void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *h, FILE *c, EmitStats *stats) {
   Arena arena;
   arena_init(&arena);
@@ -2820,9 +2872,10 @@ void emit_model(const Graph *g, const Backward *bw, const EmitOptions *o, FILE *
                                             "   and targets are, and their sizes. */\n"
                                             "#define NC_LANES %d\n"
                                             "#define NC_IN_SLOT %ld\n#define NC_TG_SLOT %ld\n"
-                                            "#define NC_IN_SIZE %ld\n#define NC_TG_SIZE %ld\n",
+                                            "#define NC_IN_SIZE %ld\n#define NC_TG_SIZE %ld\n%s",
                                             E.lanes, E.in_slot, E.tg_slot,
-                                            program_size(p, SYM_INPUT), program_size(p, SYM_TARGET))
+                                            program_size(p, SYM_INPUT), program_size(p, SYM_TARGET),
+                                            E.lanes_by_compiler ? lanes_by_compiler : "#define NC_IN_LANES 1\n")
                              : ""},
       {"WS_LANES", in_lanes(&E) ? "\n   A batch runs its whole groups of NC_LANES examples in lanes, one to\n"
                                   "   a lane, and the examples left over one at a time: the group from\n"

@@ -3,7 +3,7 @@
    group from b in lane l: element i of a group's workspace is at
    [i * NC_LANES + l]. A batch's whole groups run so, the examples left
    over one at a time, so that every lane holds an example. The emitter
-   defines NC_LANES, and where the copies of the inputs and targets go
+   defines NC_LANES, NC_IN_LANES, and where the copies of the inputs and targets go
    and how many there are: NC_IN_SLOT, NC_TG_SLOT, NC_IN_SIZE and
    NC_TG_SIZE. */
 /* The group of NC_LANES examples from example b (a multiple of NC_LANES):
@@ -14,8 +14,9 @@ static const real *lanes_tg(real *ws, int b) { return ws_of(ws, b) + NC_TG_SLOT 
 /* Example b's lane of its group's inputs and workspace, for write_outputs_lanes. */
 static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b % NC_LANES) + b % NC_LANES; }
 static const real *lane_ws(real *ws, int b) { return ws_of(ws, b - b % NC_LANES) + b % NC_LANES; }
-/* The examples of a batch in whole groups: those from 0 up to it run in lanes. */
-static int whole_groups(int batch) { return batch - batch % NC_LANES; }
+/* The examples of a batch in whole groups: those from 0 up to it run in
+   lanes (none where NC_IN_LANES is 0). */
+static int whole_groups(int batch) { return NC_IN_LANES ? batch - batch % NC_LANES : 0; }
 
 /* The group's inputs and targets (unless NULL), example b + l into lane l. */
 static void load_lanes(const real *inputs, const real *targets, int b, real *group) {

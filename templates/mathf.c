@@ -5,10 +5,13 @@
    step. These are within 2 ulps of the exact value (test_mathf checks a
    dense sweep of floats), keep NaN, infinities and -0, and need neither
    -ffast-math nor a particular rounding of the host's libm. Double builds
-   call libm. Code that runs in lanes (NC_LANES) gets them without
-   branches, so that a loop over the lanes vectorizes, with AVX2 as with
-   AVX-512; one value at a time, the branches are faster. The two forms
-   share their arithmetic, and so their bits (test_mathf_twins). */
+   call libm. Code that runs in lanes calls their forms without branches
+   (nc_expf_lanes, nc_tanhf_lanes), so that a loop over the lanes
+   vectorizes, with AVX2 as with AVX-512; one value at a time, the
+   branches are faster. The two forms share their arithmetic, and so
+   their bits (test_mathf_twins). The emitter defines NC_USES_EXPF and
+   the rest for the forms the model calls: an unused static function is
+   a warning. */
 
 /* a * b + c, in one rounding where the machine has a fast fmaf (as with
    -march=native or -mfma): the polynomials below are chains of these, and
@@ -40,9 +43,8 @@ static inline float nc_expf_within(float c) {
 }
 
 /* tanh(x) = x + x^3 P(x^2) for |x| < 0.55, whose x^3 term cancels
-   nothing; beyond, tanh|x| = 1 - 2 / (exp(2|x|) + 1), at least 0.5. Only
-   where the model has a tanh: an unused static function is a warning. */
-#ifdef NC_USES_TANHF
+   nothing; beyond, tanh|x| = 1 - 2 / (exp(2|x|) + 1), at least 0.5. */
+#if defined(NC_USES_TANHF) || defined(NC_USES_TANHF_LANES)
 static inline float nc_tanhf_near0(float x) {
   float z = x * x;
   float q = NC_FMAF(NC_FMAF(NC_FMAF(z, 0.00239218958f, -0.00841061771f), z, 0.0217816718f), z, -0.0539594665f);
@@ -51,7 +53,8 @@ static inline float nc_tanhf_near0(float x) {
 static inline float nc_tanhf_beyond(float a) { return 1.0f - 2.0f / (nc_expf_within(2.0f * a) + 1.0f); }
 #endif
 
-#ifdef NC_LANES
+/* ---- the forms for lanes: nc_expf_lanes, nc_tanhf_lanes ---- */
+#if defined(NC_USES_EXPF_LANES) || defined(NC_USES_TANHF_LANES)
 /* A if KEEP, else B, by their bits. Both are computed whatever KEEP, and
    nothing but the choice depends on it: a compiler may move an operation
    that only one choice needs into a branch, and there, as it might trap,
@@ -64,13 +67,12 @@ static inline float nc_pickf(int keep, float a, float b) {
   memcpy(&a, &x, sizeof a);
   return a;
 }
+#endif
 
 /* x is clamped first, so that every step is defined for every x (NaN
-   too), and the special cases are picked at the end. nc_expf, as
-   nc_tanhf, only where the model calls it: tanh alone needs only
-   nc_expf_within, and an unused static function is a warning. */
-#ifdef NC_USES_EXPF
-static inline float nc_expf(float x) {
+   too), and the special cases are picked at the end. */
+#ifdef NC_USES_EXPF_LANES
+static inline float nc_expf_lanes(float x) {
   float c = nc_pickf(x < 88.7228394f, x, 88.7228394f);
   c = nc_pickf(c > -103.972084f, c, -103.972084f);
   float y = nc_pickf(x < -103.972084f, 0.0f, nc_expf_within(c));
@@ -80,16 +82,17 @@ static inline float nc_expf(float x) {
 
 /* |x| is clamped at 9.1, past which tanh rounds to 1; x itself below
    2^-12, where x^3 / 3 is below half an ulp (and -0 stays -0). */
-#ifdef NC_USES_TANHF
-static inline float nc_tanhf(float x) {
+#ifdef NC_USES_TANHF_LANES
+static inline float nc_tanhf_lanes(float x) {
   float a = fabsf(x);
   float y = nc_pickf(a < 0.55f, nc_tanhf_near0(x), copysignf(nc_tanhf_beyond(nc_pickf(a < 9.1f, a, 9.1f)), x));
   y = nc_pickf(a < 2.44140625e-4f, x, y);
   return nc_pickf(x == x, y, x);
 }
 #endif
-#else
-/* Not inline: the compiler inlines them where they are called once or
+
+/* ---- the forms for one value at a time: nc_expf, nc_tanhf ----
+   Not inline: the compiler inlines them where they are called once or
    twice, as in a small net, and calls them from a model of many layers,
    whose copies cost it more than the calls cost the model (200 tanh
    layers: gcc -O2 took 1.4 times as long with 200 copies). */
@@ -117,5 +120,4 @@ static float nc_tanhf(float x) {
   float t = nc_tanhf_beyond(a);
   return x < 0 ? -t : t;
 }
-#endif
 #endif

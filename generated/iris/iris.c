@@ -18,9 +18,32 @@ const iris_param_info iris_params[] = {
    the forward values the backward pass reads, then the backward pass's
    own; example b's start at ws + b * WS_SIZE. After them come the
    gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
-   example), then the panels the matrix products pack, 64-byte aligned. */
-#define WS_SIZE ((size_t)41)
+   example), then the panels the matrix products pack, 64-byte aligned.
+   A batch runs its whole groups of NC_LANES examples in lanes, one to
+   a lane, and the examples left over one at a time: the group from
+   example b starts at ws + b * WS_SIZE too, its element i of lane l
+   at [i * NC_LANES + l], so that a loop over the lanes reads
+   consecutive reals. Each lane's inputs and targets are copied in. */
+#define WS_SIZE ((size_t)46)
 #define DIN_SIZE ((size_t)0)
+/* Examples per group in lanes; where a group's copies of its inputs
+   and targets are, and their sizes. */
+#define NC_LANES 4
+#define NC_IN_SLOT 41
+#define NC_TG_SLOT 45
+#define NC_IN_SIZE 4
+#define NC_TG_SIZE 1
+/* Whole groups run in lanes where gcc compiles this file; elsewhere
+   every example runs alone, which clang vectorizes better. Building
+   with -DNC_IN_LANES=1 or 0 decides for any compiler, as netc's
+   --lanes N and --lanes 1 do. */
+#ifndef NC_IN_LANES
+#if defined(__GNUC__) && !defined(__clang__)
+#define NC_IN_LANES 1
+#else
+#define NC_IN_LANES 0
+#endif
+#endif
 
 /* The pointers a segment gets never overlap: its loops need no checks. */
 #ifdef __cplusplus
@@ -30,6 +53,7 @@ const iris_param_info iris_params[] = {
 #endif
 
 #define NC_USES_EXPF
+#define NC_USES_EXPF_LANES
 /* ---- exp and tanh in float, as inline arithmetic ----
 
    libm's expf and tanhf are calls the compiler cannot vectorize, and
@@ -37,10 +61,13 @@ const iris_param_info iris_params[] = {
    step. These are within 2 ulps of the exact value (test_mathf checks a
    dense sweep of floats), keep NaN, infinities and -0, and need neither
    -ffast-math nor a particular rounding of the host's libm. Double builds
-   call libm. Code that runs in lanes (NC_LANES) gets them without
-   branches, so that a loop over the lanes vectorizes, with AVX2 as with
-   AVX-512; one value at a time, the branches are faster. The two forms
-   share their arithmetic, and so their bits (test_mathf_twins). */
+   call libm. Code that runs in lanes calls their forms without branches
+   (nc_expf_lanes, nc_tanhf_lanes), so that a loop over the lanes
+   vectorizes, with AVX2 as with AVX-512; one value at a time, the
+   branches are faster. The two forms share their arithmetic, and so
+   their bits (test_mathf_twins). The emitter defines NC_USES_EXPF and
+   the rest for the forms the model calls: an unused static function is
+   a warning. */
 
 /* a * b + c, in one rounding where the machine has a fast fmaf (as with
    -march=native or -mfma): the polynomials below are chains of these, and
@@ -72,9 +99,8 @@ static inline float nc_expf_within(float c) {
 }
 
 /* tanh(x) = x + x^3 P(x^2) for |x| < 0.55, whose x^3 term cancels
-   nothing; beyond, tanh|x| = 1 - 2 / (exp(2|x|) + 1), at least 0.5. Only
-   where the model has a tanh: an unused static function is a warning. */
-#ifdef NC_USES_TANHF
+   nothing; beyond, tanh|x| = 1 - 2 / (exp(2|x|) + 1), at least 0.5. */
+#if defined(NC_USES_TANHF) || defined(NC_USES_TANHF_LANES)
 static inline float nc_tanhf_near0(float x) {
   float z = x * x;
   float q = NC_FMAF(NC_FMAF(NC_FMAF(z, 0.00239218958f, -0.00841061771f), z, 0.0217816718f), z, -0.0539594665f);
@@ -83,7 +109,8 @@ static inline float nc_tanhf_near0(float x) {
 static inline float nc_tanhf_beyond(float a) { return 1.0f - 2.0f / (nc_expf_within(2.0f * a) + 1.0f); }
 #endif
 
-#ifdef NC_LANES
+/* ---- the forms for lanes: nc_expf_lanes, nc_tanhf_lanes ---- */
+#if defined(NC_USES_EXPF_LANES) || defined(NC_USES_TANHF_LANES)
 /* A if KEEP, else B, by their bits. Both are computed whatever KEEP, and
    nothing but the choice depends on it: a compiler may move an operation
    that only one choice needs into a branch, and there, as it might trap,
@@ -96,13 +123,12 @@ static inline float nc_pickf(int keep, float a, float b) {
   memcpy(&a, &x, sizeof a);
   return a;
 }
+#endif
 
 /* x is clamped first, so that every step is defined for every x (NaN
-   too), and the special cases are picked at the end. nc_expf, as
-   nc_tanhf, only where the model calls it: tanh alone needs only
-   nc_expf_within, and an unused static function is a warning. */
-#ifdef NC_USES_EXPF
-static inline float nc_expf(float x) {
+   too), and the special cases are picked at the end. */
+#ifdef NC_USES_EXPF_LANES
+static inline float nc_expf_lanes(float x) {
   float c = nc_pickf(x < 88.7228394f, x, 88.7228394f);
   c = nc_pickf(c > -103.972084f, c, -103.972084f);
   float y = nc_pickf(x < -103.972084f, 0.0f, nc_expf_within(c));
@@ -112,16 +138,17 @@ static inline float nc_expf(float x) {
 
 /* |x| is clamped at 9.1, past which tanh rounds to 1; x itself below
    2^-12, where x^3 / 3 is below half an ulp (and -0 stays -0). */
-#ifdef NC_USES_TANHF
-static inline float nc_tanhf(float x) {
+#ifdef NC_USES_TANHF_LANES
+static inline float nc_tanhf_lanes(float x) {
   float a = fabsf(x);
   float y = nc_pickf(a < 0.55f, nc_tanhf_near0(x), copysignf(nc_tanhf_beyond(nc_pickf(a < 9.1f, a, 9.1f)), x));
   y = nc_pickf(a < 2.44140625e-4f, x, y);
   return nc_pickf(x == x, y, x);
 }
 #endif
-#else
-/* Not inline: the compiler inlines them where they are called once or
+
+/* ---- the forms for one value at a time: nc_expf, nc_tanhf ----
+   Not inline: the compiler inlines them where they are called once or
    twice, as in a small net, and calls them from a model of many layers,
    whose copies cost it more than the calls cost the model (200 tanh
    layers: gcc -O2 took 1.4 times as long with 200 copies). */
@@ -149,7 +176,6 @@ static float nc_tanhf(float x) {
   float t = nc_tanhf_beyond(a);
   return x < 0 ? -t : t;
 }
-#endif
 #endif
 #define NC_USES_PICK
 #ifdef NC_USES_PICK
@@ -220,8 +246,8 @@ void iris_init(real *params, uint64_t seed) {
 #define NC_NOINLINE
 #endif
 
-static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
-                      real *NC_RESTRICT ws) {
+NC_NOINLINE static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                  const real *NC_RESTRICT tg, real *NC_RESTRICT ws) {
   (void)tg;
   const real *x = in;
   const real *W1 = params;
@@ -260,8 +286,8 @@ static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   }
 }
 
-static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
-                      real *NC_RESTRICT ws) {
+NC_NOINLINE static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                  const real *NC_RESTRICT tg, real *NC_RESTRICT ws) {
   (void)params, (void)in;
   const real species = tg[0];
   const real *logits = ws + 16;
@@ -280,8 +306,8 @@ static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   return loss;
 }
 
-static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
-                       real *NC_RESTRICT ws, real *NC_RESTRICT grads) {
+NC_NOINLINE static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                   const real *NC_RESTRICT tg, real *NC_RESTRICT ws, real *NC_RESTRICT grads) {
   const real *x = in;
   const real *W2 = params + 80;
   const real species = tg[0];
@@ -325,6 +351,141 @@ static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT i
     db2[i] += dlogits[i];
 }
 
+/* ---- the same, for the NC_LANES examples of a group at once ---- */
+
+NC_NOINLINE static void forward_1_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                        const real *NC_RESTRICT tg, real *NC_RESTRICT ws) {
+  (void)tg;
+  const real *x = in;
+  const real *W1 = params;
+  const real *b1 = params + 64;
+  const real *W2 = params + 80;
+  const real *b2 = params + 128;
+  real *h = ws + 0;
+  real *logits = ws + 64;
+  real *probs = ws + 76;
+  /* h      = relu(W1 @ x + b1)   ([16]) */
+  for (int i = 0; i < 16; i++) {
+    real acc[4];
+    for (int l = 0; l < 4; l++)
+      acc[l] = 0;
+    for (int k = 0; k < 4; k++)
+      for (int l = 0; l < 4; l++)
+        acc[l] += W1[i * 4 + k] * x[k * 4 + l];
+    for (int l = 0; l < 4; l++) {
+      h[i * 4 + l] = acc[l];
+    }
+  }
+  for (int s = 0; s < 64; s++)
+    h[s] = nc_relu(h[s] + b1[s / 4]);
+  /* logits = W2 @ h + b2   ([3]) */
+  for (int i = 0; i < 3; i++) {
+    real part[8][4] = { {0} }; /* braced: clang++ asks */
+    for (int k = 0; k < 16; k += 8)
+      for (int u = 0; u < 8; u++)
+        for (int l = 0; l < 4; l++)
+          part[u][l] += W2[i * 16 + k + u] * h[(k + u) * 4 + l];
+    real acc[4];
+    for (int l = 0; l < 4; l++)
+      acc[l] = ((part[0][l] + part[1][l]) + (part[2][l] + part[3][l])) + ((part[4][l] + part[5][l]) + (part[6][l] + part[7][l]));
+    for (int l = 0; l < 4; l++) {
+      logits[i * 4 + l] = acc[l];
+    }
+  }
+  for (int s = 0; s < 12; s++)
+    logits[s] = logits[s] + b2[s / 4];
+  /* output probs = softmax(logits)   ([3]) */
+  for (int l = 0; l < 4; l++) {
+    real zmax = logits[l];
+    for (int i = 1; i < 3; i++)
+      zmax = logits[i * 4 + l] > zmax ? logits[i * 4 + l] : zmax;
+    real zsum = nc_expf_lanes(logits[l] - zmax);
+    for (int i = 1; i < 3; i++)
+      zsum += nc_expf_lanes(logits[i * 4 + l] - zmax);
+    for (int i = 0; i < 3; i++)
+      probs[i * 4 + l] = nc_expf_lanes(logits[i * 4 + l] - zmax) / zsum;
+  }
+}
+
+NC_NOINLINE static void forward_2_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                        const real *NC_RESTRICT tg, real *NC_RESTRICT ws, real *total) {
+  (void)params, (void)in;
+  const real *species = tg + 0;
+  const real *logits = ws + 64;
+  /* loss = cross_entropy(logits, species)   (scalar) */
+  real loss[4];
+  for (int l = 0; l < 4; l++) {
+    real zmax = logits[l];
+    for (int i = 1; i < 3; i++)
+      zmax = logits[i * 4 + l] > zmax ? logits[i * 4 + l] : zmax;
+    real zsum = nc_expf_lanes(logits[l] - zmax);
+    for (int i = 1; i < 3; i++)
+      zsum += nc_expf_lanes(logits[i * 4 + l] - zmax);
+    int cls = species[l] >= 0 && species[l] < 3 && species[l] == (int)species[l] ? (int)species[l] : -1;
+    loss[l] = cls >= 0 ? zmax + logf(zsum) - logits[cls * 4 + l] : NAN;
+  }
+  for (int l = 0; l < 4; l++)
+    *total += loss[l];
+}
+
+NC_NOINLINE static void backward_1_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                         const real *NC_RESTRICT tg, real *NC_RESTRICT ws,
+                                         real *NC_RESTRICT grads) {
+  const real *x = in;
+  const real *W2 = params + 80;
+  const real *species = tg + 0;
+  const real *h = ws + 0;
+  const real *probs = ws + 76;
+  real *dlogits = ws + 88;
+  real *db1_ex = ws + 100;
+  real *dW1 = grads + 0;
+  real *db1 = grads + 64;
+  real *dW2 = grads + 80;
+  real *db2 = grads + 128;
+  /* dL/dlogits = probs - onehot(species)   ([3]) */
+  for (int s = 0; s < 12; s++) {
+    const int i = s / 4;
+    dlogits[s] = probs[s] - nc_pick(species[s % 4] == i, 1, 0);
+  }
+  /* dL/dW2 = outer(dL/dlogits, h)   ([3, 16]) */
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 16; j++)
+      for (int l = 0; l < 4; l++) {
+        dW2[i * 16 + j] += dlogits[i * 4 + l] * h[j * 4 + l];
+      }
+  /* dL/dh = transpose(W2) @ dL/dlogits   ([16]) */
+  /* dL/db1 = dL/dh * (h > 0)   ([16]) */
+  for (int i = 0; i < 16; i++) {
+    real acc[4];
+    for (int l = 0; l < 4; l++)
+      acc[l] = 0;
+    for (int k = 0; k < 3; k++)
+      for (int l = 0; l < 4; l++)
+        acc[l] += W2[k * 16 + i] * dlogits[k * 4 + l];
+    for (int l = 0; l < 4; l++) {
+      db1_ex[i * 4 + l] = acc[l];
+    }
+  }
+  for (int s = 0; s < 64; s++)
+    db1_ex[s] = db1_ex[s] * nc_pick(h[s] > 0, 1, 0);
+  /* dL/dW1 = outer(dL/db1, x)   ([16, 4]) */
+  for (int i = 0; i < 16; i++)
+    for (int j = 0; j < 4; j++)
+      for (int l = 0; l < 4; l++) {
+        dW1[i * 4 + j] += db1_ex[i * 4 + l] * x[j * 4 + l];
+      }
+  /* dL/db1: this example's, into the batch's   ([16]) */
+  for (int i = 0; i < 16; i++)
+    for (int l = 0; l < 4; l++) {
+      db1[i] += db1_ex[i * 4 + l];
+    }
+  /* dL/db2 = probs - onehot(species)   ([3]) */
+  for (int i = 0; i < 3; i++)
+    for (int l = 0; l < 4; l++) {
+      db2[i] += dlogits[i * 4 + l];
+    }
+}
+
 /* The outputs of the example whose forward values are in ws. */
 static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
   (void)params, (void)in;
@@ -332,6 +493,15 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
   /* output probs */
   for (int i = 0; i < 3; i++)
     out[0 + i] = probs[i];
+}
+
+/* The same, for the example whose lane of its group's ws and in these point at. */
+static void write_outputs_lanes(const real *params, const real *in, const real *ws, real *out) {
+  (void)params, (void)in;
+  const real *probs = ws + 76;
+  /* output probs */
+  for (int i = 0; i < 3; i++)
+    out[0 + i] = probs[i * 4];
 }
 
 /* ---- batches ---- */
@@ -342,6 +512,37 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * iris_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * iris_TARGET_SIZE : NULL; }
 static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+/* ---- groups of examples in lanes (--lanes N) ----
+   NC_LANES examples run together, one to a lane, example b + l of the
+   group from b in lane l: element i of a group's workspace is at
+   [i * NC_LANES + l]. A batch's whole groups run so, the examples left
+   over one at a time, so that every lane holds an example. The emitter
+   defines NC_LANES, NC_IN_LANES, and where the copies of the inputs and targets go
+   and how many there are: NC_IN_SLOT, NC_TG_SLOT, NC_IN_SIZE and
+   NC_TG_SIZE. */
+/* The group of NC_LANES examples from example b (a multiple of NC_LANES):
+   its copies of their inputs and targets, in its workspace, which
+   starts at ws_of(ws, b). */
+static const real *lanes_in(real *ws, int b) { return ws_of(ws, b) + NC_IN_SLOT * NC_LANES; }
+static const real *lanes_tg(real *ws, int b) { return ws_of(ws, b) + NC_TG_SLOT * NC_LANES; }
+/* Example b's lane of its group's inputs and workspace, for write_outputs_lanes. */
+static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b % NC_LANES) + b % NC_LANES; }
+static const real *lane_ws(real *ws, int b) { return ws_of(ws, b - b % NC_LANES) + b % NC_LANES; }
+/* The examples of a batch in whole groups: those from 0 up to it run in
+   lanes (none where NC_IN_LANES is 0). */
+static int whole_groups(int batch) { return NC_IN_LANES ? batch - batch % NC_LANES : 0; }
+
+/* The group's inputs and targets (unless NULL), example b + l into lane l. */
+static void load_lanes(const real *inputs, const real *targets, int b, real *group) {
+  for (size_t l = 0; l < NC_LANES; l++) {
+    size_t e = (size_t)b + l;
+    /* int: NC_TG_SIZE may be 0, and an unsigned k < 0 is a warning */
+    for (int k = 0; k < NC_IN_SIZE; k++)
+      group[(NC_IN_SLOT + (size_t)k) * NC_LANES + l] = inputs[e * NC_IN_SIZE + (size_t)k];
+    for (int k = 0; targets && k < NC_TG_SIZE; k++)
+      group[(NC_TG_SLOT + (size_t)k) * NC_LANES + l] = targets[e * NC_TG_SIZE + (size_t)k];
+  }
+}
 /* The examples the workspace has room for (a group in lanes takes the room of its examples). */
 static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
 size_t iris_workspace_size(int batch) {
@@ -392,11 +593,17 @@ static void sgd_update(real *params, const real *grads, int batch, real lr) {
    targets NULL, computes only what needs no target and returns 0. */
 static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
   real total = 0;
-  for (int b = 0; b < batch; b++)
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    load_lanes(inputs, targets, b, ws_of(ws, b));
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    forward_1_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), ws_of(ws, b));
+  for (int b = whole_groups(batch); b < batch; b++)
     forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   if (!targets)
     return 0;
-  for (int b = 0; b < batch; b++)
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    forward_2_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), ws_of(ws, b), &total);
+  for (int b = whole_groups(batch); b < batch; b++)
     total += forward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   return total;
 }
@@ -410,7 +617,9 @@ static real forward(const real *params, int batch, const real *inputs, const rea
    mean gradient from grads, once nothing reads them any more. */
 static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
                      real *grads, real *update, real lr) {
-  for (int b = 0; b < batch; b++)
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    backward_1_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), ws_of(ws, b), grads);
+  for (int b = whole_groups(batch); b < batch; b++)
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   if (!update)
     return;
@@ -425,8 +634,12 @@ real iris_forward(const real *params, int batch, const real *inputs, const real 
     return 0;
   real total = forward(params, batch, inputs, targets, ws);
   if (outputs)
-    for (int b = 0; b < batch; b++)
-      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * iris_OUTPUT_SIZE);
+    for (int b = 0; b < batch; b++) {
+      if (b < whole_groups(batch))
+        write_outputs_lanes(params, lane_in(ws, b), lane_ws(ws, b), outputs + (size_t)b * iris_OUTPUT_SIZE);
+      else
+        write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * iris_OUTPUT_SIZE);
+    }
   return targets ? total / (real)batch : 0;
 }
 

@@ -16,9 +16,32 @@ const neuron_param_info neuron_params[] = {
    the forward values the backward pass reads, then the backward pass's
    own; example b's start at ws + b * WS_SIZE. After them come the
    gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
-   example), then the panels the matrix products pack, 64-byte aligned. */
-#define WS_SIZE ((size_t)2)
+   example), then the panels the matrix products pack, 64-byte aligned.
+   A batch runs its whole groups of NC_LANES examples in lanes, one to
+   a lane, and the examples left over one at a time: the group from
+   example b starts at ws + b * WS_SIZE too, its element i of lane l
+   at [i * NC_LANES + l], so that a loop over the lanes reads
+   consecutive reals. Each lane's inputs and targets are copied in. */
+#define WS_SIZE ((size_t)4)
 #define DIN_SIZE ((size_t)0)
+/* Examples per group in lanes; where a group's copies of its inputs
+   and targets are, and their sizes. */
+#define NC_LANES 4
+#define NC_IN_SLOT 2
+#define NC_TG_SLOT 3
+#define NC_IN_SIZE 1
+#define NC_TG_SIZE 1
+/* Whole groups run in lanes where gcc compiles this file; elsewhere
+   every example runs alone, which clang vectorizes better. Building
+   with -DNC_IN_LANES=1 or 0 decides for any compiler, as netc's
+   --lanes N and --lanes 1 do. */
+#ifndef NC_IN_LANES
+#if defined(__GNUC__) && !defined(__clang__)
+#define NC_IN_LANES 1
+#else
+#define NC_IN_LANES 0
+#endif
+#endif
 
 /* The pointers a segment gets never overlap: its loops need no checks. */
 #ifdef __cplusplus
@@ -92,8 +115,8 @@ void neuron_init(real *params, uint64_t seed) {
 #define NC_NOINLINE
 #endif
 
-static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
-                      real *NC_RESTRICT ws) {
+NC_NOINLINE static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                  const real *NC_RESTRICT tg, real *NC_RESTRICT ws) {
   (void)tg;
   const real x = in[0];
   const real W = params[0];
@@ -103,8 +126,8 @@ static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   ws[0] = z;
 }
 
-static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
-                      real *NC_RESTRICT ws) {
+NC_NOINLINE static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                  const real *NC_RESTRICT tg, real *NC_RESTRICT ws) {
   (void)params, (void)in;
   const real y = tg[0];
   const real z = ws[0];
@@ -116,8 +139,8 @@ static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   return loss;
 }
 
-static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
-                       real *NC_RESTRICT ws, real *NC_RESTRICT grads) {
+NC_NOINLINE static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                   const real *NC_RESTRICT tg, real *NC_RESTRICT ws, real *NC_RESTRICT grads) {
   (void)params, (void)tg;
   const real x = in[0];
   const real t7 = ws[1];
@@ -131,8 +154,72 @@ static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT i
   db[0] += dz;
 }
 
+/* ---- the same, for the NC_LANES examples of a group at once ---- */
+
+NC_NOINLINE static void forward_1_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                        const real *NC_RESTRICT tg, real *NC_RESTRICT ws) {
+  (void)tg;
+  const real *x = in + 0;
+  const real W = params[0];
+  const real b = params[1];
+  /* z = W * x + b   (scalar) */
+  real z[4];
+  for (int l = 0; l < 4; l++) {
+    z[l] = W * x[l] + b;
+    ws[0 + l] = z[l];
+  }
+}
+
+NC_NOINLINE static void forward_2_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                        const real *NC_RESTRICT tg, real *NC_RESTRICT ws, real *total) {
+  (void)params, (void)in;
+  const real *y = tg + 0;
+  const real *z = ws + 0;
+  /* t7 = z - y   (scalar) */
+  real t7[4];
+  for (int l = 0; l < 4; l++) {
+    t7[l] = z[l] - y[l];
+    ws[4 + l] = t7[l];
+  }
+  /* loss = (z - y)^2   (scalar) */
+  real loss[4];
+  for (int l = 0; l < 4; l++) {
+    loss[l] = t7[l] * t7[l];
+  }
+  for (int l = 0; l < 4; l++)
+    *total += loss[l];
+}
+
+NC_NOINLINE static void backward_1_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                         const real *NC_RESTRICT tg, real *NC_RESTRICT ws,
+                                         real *NC_RESTRICT grads) {
+  (void)params, (void)tg;
+  const real *x = in + 0;
+  const real *t7 = ws + 4;
+  real *dW = grads + 0;
+  real *db = grads + 1;
+  /* dL/dz = 2 * (z - y)   (scalar) */
+  real dz[4];
+  for (int l = 0; l < 4; l++) {
+    dz[l] = 2.0f * t7[l];
+  }
+  /* dL/dW = dL/dz * x   (scalar) */
+  for (int l = 0; l < 4; l++) {
+    dW[0] += dz[l] * x[l];
+  }
+  /* dL/db = 2 * (z - y)   (scalar) */
+  for (int l = 0; l < 4; l++) {
+    db[0] += dz[l];
+  }
+}
+
 /* The outputs of the example whose forward values are in ws. */
 static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
+  (void)params, (void)in, (void)ws, (void)out;
+}
+
+/* The same, for the example whose lane of its group's ws and in these point at. */
+static void write_outputs_lanes(const real *params, const real *in, const real *ws, real *out) {
   (void)params, (void)in, (void)ws, (void)out;
 }
 
@@ -144,6 +231,37 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * neuron_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * neuron_TARGET_SIZE : NULL; }
 static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+/* ---- groups of examples in lanes (--lanes N) ----
+   NC_LANES examples run together, one to a lane, example b + l of the
+   group from b in lane l: element i of a group's workspace is at
+   [i * NC_LANES + l]. A batch's whole groups run so, the examples left
+   over one at a time, so that every lane holds an example. The emitter
+   defines NC_LANES, NC_IN_LANES, and where the copies of the inputs and targets go
+   and how many there are: NC_IN_SLOT, NC_TG_SLOT, NC_IN_SIZE and
+   NC_TG_SIZE. */
+/* The group of NC_LANES examples from example b (a multiple of NC_LANES):
+   its copies of their inputs and targets, in its workspace, which
+   starts at ws_of(ws, b). */
+static const real *lanes_in(real *ws, int b) { return ws_of(ws, b) + NC_IN_SLOT * NC_LANES; }
+static const real *lanes_tg(real *ws, int b) { return ws_of(ws, b) + NC_TG_SLOT * NC_LANES; }
+/* Example b's lane of its group's inputs and workspace, for write_outputs_lanes. */
+static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b % NC_LANES) + b % NC_LANES; }
+static const real *lane_ws(real *ws, int b) { return ws_of(ws, b - b % NC_LANES) + b % NC_LANES; }
+/* The examples of a batch in whole groups: those from 0 up to it run in
+   lanes (none where NC_IN_LANES is 0). */
+static int whole_groups(int batch) { return NC_IN_LANES ? batch - batch % NC_LANES : 0; }
+
+/* The group's inputs and targets (unless NULL), example b + l into lane l. */
+static void load_lanes(const real *inputs, const real *targets, int b, real *group) {
+  for (size_t l = 0; l < NC_LANES; l++) {
+    size_t e = (size_t)b + l;
+    /* int: NC_TG_SIZE may be 0, and an unsigned k < 0 is a warning */
+    for (int k = 0; k < NC_IN_SIZE; k++)
+      group[(NC_IN_SLOT + (size_t)k) * NC_LANES + l] = inputs[e * NC_IN_SIZE + (size_t)k];
+    for (int k = 0; targets && k < NC_TG_SIZE; k++)
+      group[(NC_TG_SLOT + (size_t)k) * NC_LANES + l] = targets[e * NC_TG_SIZE + (size_t)k];
+  }
+}
 /* The examples the workspace has room for (a group in lanes takes the room of its examples). */
 static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
 size_t neuron_workspace_size(int batch) {
@@ -194,11 +312,17 @@ static void sgd_update(real *params, const real *grads, int batch, real lr) {
    targets NULL, computes only what needs no target and returns 0. */
 static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
   real total = 0;
-  for (int b = 0; b < batch; b++)
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    load_lanes(inputs, targets, b, ws_of(ws, b));
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    forward_1_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), ws_of(ws, b));
+  for (int b = whole_groups(batch); b < batch; b++)
     forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   if (!targets)
     return 0;
-  for (int b = 0; b < batch; b++)
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    forward_2_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), ws_of(ws, b), &total);
+  for (int b = whole_groups(batch); b < batch; b++)
     total += forward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   return total;
 }
@@ -212,7 +336,9 @@ static real forward(const real *params, int batch, const real *inputs, const rea
    mean gradient from grads, once nothing reads them any more. */
 static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
                      real *grads, real *update, real lr) {
-  for (int b = 0; b < batch; b++)
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    backward_1_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), ws_of(ws, b), grads);
+  for (int b = whole_groups(batch); b < batch; b++)
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   if (!update)
     return;
@@ -227,8 +353,12 @@ real neuron_forward(const real *params, int batch, const real *inputs, const rea
     return 0;
   real total = forward(params, batch, inputs, targets, ws);
   if (outputs)
-    for (int b = 0; b < batch; b++)
-      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * neuron_OUTPUT_SIZE);
+    for (int b = 0; b < batch; b++) {
+      if (b < whole_groups(batch))
+        write_outputs_lanes(params, lane_in(ws, b), lane_ws(ws, b), outputs + (size_t)b * neuron_OUTPUT_SIZE);
+      else
+        write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * neuron_OUTPUT_SIZE);
+    }
   return targets ? total / (real)batch : 0;
 }
 

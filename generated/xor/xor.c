@@ -18,9 +18,32 @@ const xor_param_info xor_params[] = {
    the forward values the backward pass reads, then the backward pass's
    own; example b's start at ws + b * WS_SIZE. After them come the
    gradients of the inputs that P_grad computes for nothing (DIN_SIZE per
-   example), then the panels the matrix products pack, 64-byte aligned. */
-#define WS_SIZE ((size_t)10)
+   example), then the panels the matrix products pack, 64-byte aligned.
+   A batch runs its whole groups of NC_LANES examples in lanes, one to
+   a lane, and the examples left over one at a time: the group from
+   example b starts at ws + b * WS_SIZE too, its element i of lane l
+   at [i * NC_LANES + l], so that a loop over the lanes reads
+   consecutive reals. Each lane's inputs and targets are copied in. */
+#define WS_SIZE ((size_t)13)
 #define DIN_SIZE ((size_t)0)
+/* Examples per group in lanes; where a group's copies of its inputs
+   and targets are, and their sizes. */
+#define NC_LANES 4
+#define NC_IN_SLOT 10
+#define NC_TG_SLOT 12
+#define NC_IN_SIZE 2
+#define NC_TG_SIZE 1
+/* Whole groups run in lanes where gcc compiles this file; elsewhere
+   every example runs alone, which clang vectorizes better. Building
+   with -DNC_IN_LANES=1 or 0 decides for any compiler, as netc's
+   --lanes N and --lanes 1 do. */
+#ifndef NC_IN_LANES
+#if defined(__GNUC__) && !defined(__clang__)
+#define NC_IN_LANES 1
+#else
+#define NC_IN_LANES 0
+#endif
+#endif
 
 /* The pointers a segment gets never overlap: its loops need no checks. */
 #ifdef __cplusplus
@@ -30,7 +53,9 @@ const xor_param_info xor_params[] = {
 #endif
 
 #define NC_USES_EXPF
+#define NC_USES_EXPF_LANES
 #define NC_USES_TANHF
+#define NC_USES_TANHF_LANES
 /* ---- exp and tanh in float, as inline arithmetic ----
 
    libm's expf and tanhf are calls the compiler cannot vectorize, and
@@ -38,10 +63,13 @@ const xor_param_info xor_params[] = {
    step. These are within 2 ulps of the exact value (test_mathf checks a
    dense sweep of floats), keep NaN, infinities and -0, and need neither
    -ffast-math nor a particular rounding of the host's libm. Double builds
-   call libm. Code that runs in lanes (NC_LANES) gets them without
-   branches, so that a loop over the lanes vectorizes, with AVX2 as with
-   AVX-512; one value at a time, the branches are faster. The two forms
-   share their arithmetic, and so their bits (test_mathf_twins). */
+   call libm. Code that runs in lanes calls their forms without branches
+   (nc_expf_lanes, nc_tanhf_lanes), so that a loop over the lanes
+   vectorizes, with AVX2 as with AVX-512; one value at a time, the
+   branches are faster. The two forms share their arithmetic, and so
+   their bits (test_mathf_twins). The emitter defines NC_USES_EXPF and
+   the rest for the forms the model calls: an unused static function is
+   a warning. */
 
 /* a * b + c, in one rounding where the machine has a fast fmaf (as with
    -march=native or -mfma): the polynomials below are chains of these, and
@@ -73,9 +101,8 @@ static inline float nc_expf_within(float c) {
 }
 
 /* tanh(x) = x + x^3 P(x^2) for |x| < 0.55, whose x^3 term cancels
-   nothing; beyond, tanh|x| = 1 - 2 / (exp(2|x|) + 1), at least 0.5. Only
-   where the model has a tanh: an unused static function is a warning. */
-#ifdef NC_USES_TANHF
+   nothing; beyond, tanh|x| = 1 - 2 / (exp(2|x|) + 1), at least 0.5. */
+#if defined(NC_USES_TANHF) || defined(NC_USES_TANHF_LANES)
 static inline float nc_tanhf_near0(float x) {
   float z = x * x;
   float q = NC_FMAF(NC_FMAF(NC_FMAF(z, 0.00239218958f, -0.00841061771f), z, 0.0217816718f), z, -0.0539594665f);
@@ -84,7 +111,8 @@ static inline float nc_tanhf_near0(float x) {
 static inline float nc_tanhf_beyond(float a) { return 1.0f - 2.0f / (nc_expf_within(2.0f * a) + 1.0f); }
 #endif
 
-#ifdef NC_LANES
+/* ---- the forms for lanes: nc_expf_lanes, nc_tanhf_lanes ---- */
+#if defined(NC_USES_EXPF_LANES) || defined(NC_USES_TANHF_LANES)
 /* A if KEEP, else B, by their bits. Both are computed whatever KEEP, and
    nothing but the choice depends on it: a compiler may move an operation
    that only one choice needs into a branch, and there, as it might trap,
@@ -97,13 +125,12 @@ static inline float nc_pickf(int keep, float a, float b) {
   memcpy(&a, &x, sizeof a);
   return a;
 }
+#endif
 
 /* x is clamped first, so that every step is defined for every x (NaN
-   too), and the special cases are picked at the end. nc_expf, as
-   nc_tanhf, only where the model calls it: tanh alone needs only
-   nc_expf_within, and an unused static function is a warning. */
-#ifdef NC_USES_EXPF
-static inline float nc_expf(float x) {
+   too), and the special cases are picked at the end. */
+#ifdef NC_USES_EXPF_LANES
+static inline float nc_expf_lanes(float x) {
   float c = nc_pickf(x < 88.7228394f, x, 88.7228394f);
   c = nc_pickf(c > -103.972084f, c, -103.972084f);
   float y = nc_pickf(x < -103.972084f, 0.0f, nc_expf_within(c));
@@ -113,16 +140,17 @@ static inline float nc_expf(float x) {
 
 /* |x| is clamped at 9.1, past which tanh rounds to 1; x itself below
    2^-12, where x^3 / 3 is below half an ulp (and -0 stays -0). */
-#ifdef NC_USES_TANHF
-static inline float nc_tanhf(float x) {
+#ifdef NC_USES_TANHF_LANES
+static inline float nc_tanhf_lanes(float x) {
   float a = fabsf(x);
   float y = nc_pickf(a < 0.55f, nc_tanhf_near0(x), copysignf(nc_tanhf_beyond(nc_pickf(a < 9.1f, a, 9.1f)), x));
   y = nc_pickf(a < 2.44140625e-4f, x, y);
   return nc_pickf(x == x, y, x);
 }
 #endif
-#else
-/* Not inline: the compiler inlines them where they are called once or
+
+/* ---- the forms for one value at a time: nc_expf, nc_tanhf ----
+   Not inline: the compiler inlines them where they are called once or
    twice, as in a small net, and calls them from a model of many layers,
    whose copies cost it more than the calls cost the model (200 tanh
    layers: gcc -O2 took 1.4 times as long with 200 copies). */
@@ -151,7 +179,6 @@ static float nc_tanhf(float x) {
   return x < 0 ? -t : t;
 }
 #endif
-#endif
 #define NC_USES_PICK
 #ifdef NC_USES_PICK
 /* A if KEEP, else B, by their bits: what a step, a sign, a leaky relu, a
@@ -171,6 +198,7 @@ static inline real nc_pick(int keep, real a, real b) {
 #endif
 /* ---- elementwise operations that read an operand more than once ---- */
 static inline real nc_sigmoid(real a) { return nc_pick(a >= 0, 1, nc_expf(-fabsf(a))) / (1 + nc_expf(-fabsf(a))); }
+static inline real nc_sigmoid_lanes(real a) { return nc_pick(a >= 0, 1, nc_expf_lanes(-fabsf(a))) / (1 + nc_expf_lanes(-fabsf(a))); }
 
 /* ---- random numbers for initialization: splitmix64, then Box-Muller ---- */
 
@@ -221,8 +249,8 @@ void xor_init(real *params, uint64_t seed) {
 #define NC_NOINLINE
 #endif
 
-static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
-                      real *NC_RESTRICT ws) {
+NC_NOINLINE static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                  const real *NC_RESTRICT tg, real *NC_RESTRICT ws) {
   (void)tg;
   const real *x = in;
   const real *W1 = params;
@@ -250,8 +278,8 @@ static void forward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   ws[4] = p;
 }
 
-static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
-                      real *NC_RESTRICT ws) {
+NC_NOINLINE static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                  const real *NC_RESTRICT tg, real *NC_RESTRICT ws) {
   (void)params, (void)in;
   const real y = tg[0];
   const real p = ws[4];
@@ -263,8 +291,8 @@ static real forward_2(const real *NC_RESTRICT params, const real *NC_RESTRICT in
   return loss;
 }
 
-static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in, const real *NC_RESTRICT tg,
-                       real *NC_RESTRICT ws, real *NC_RESTRICT grads) {
+NC_NOINLINE static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                   const real *NC_RESTRICT tg, real *NC_RESTRICT ws, real *NC_RESTRICT grads) {
   (void)tg;
   const real *x = in;
   const real *W2 = params + 12;
@@ -297,10 +325,130 @@ static void backward_1(const real *NC_RESTRICT params, const real *NC_RESTRICT i
   db2[0] += db2_ex;
 }
 
+/* ---- the same, for the NC_LANES examples of a group at once ---- */
+
+NC_NOINLINE static void forward_1_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                        const real *NC_RESTRICT tg, real *NC_RESTRICT ws) {
+  (void)tg;
+  const real *x = in;
+  const real *W1 = params;
+  const real *b1 = params + 8;
+  const real *W2 = params + 12;
+  const real b2 = params[16];
+  real *h = ws + 0;
+  /* h = tanh(W1 @ x + b1)   ([4]) */
+  for (int i = 0; i < 4; i++) {
+    real acc[4];
+    for (int l = 0; l < 4; l++)
+      acc[l] = 0;
+    for (int k = 0; k < 2; k++)
+      for (int l = 0; l < 4; l++)
+        acc[l] += W1[i * 2 + k] * x[k * 4 + l];
+    for (int l = 0; l < 4; l++) {
+      h[i * 4 + l] = acc[l];
+    }
+  }
+  for (int s = 0; s < 16; s++)
+    h[s] = nc_tanhf_lanes(h[s] + b1[s / 4]);
+  /* t8 = dot(W2, h)   (scalar) */
+  real t8[4];
+  {
+    real acc[4];
+    for (int l = 0; l < 4; l++)
+      acc[l] = 0;
+    for (int i = 0; i < 4; i++)
+      for (int l = 0; l < 4; l++)
+        acc[l] += W2[i] * h[i * 4 + l];
+    for (int l = 0; l < 4; l++) {
+      t8[l] = acc[l];
+    }
+  }
+  /* output p = sigmoid(dot(W2, h) + b2)   (scalar) */
+  real p[4];
+  for (int l = 0; l < 4; l++) {
+    p[l] = nc_sigmoid_lanes(t8[l] + b2);
+    ws[16 + l] = p[l];
+  }
+}
+
+NC_NOINLINE static void forward_2_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                        const real *NC_RESTRICT tg, real *NC_RESTRICT ws, real *total) {
+  (void)params, (void)in;
+  const real *y = tg + 0;
+  const real *p = ws + 16;
+  /* t13 = p - y   (scalar) */
+  real t13[4];
+  for (int l = 0; l < 4; l++) {
+    t13[l] = p[l] - y[l];
+    ws[20 + l] = t13[l];
+  }
+  /* loss = (p - y)^2   (scalar) */
+  real loss[4];
+  for (int l = 0; l < 4; l++) {
+    loss[l] = t13[l] * t13[l];
+  }
+  for (int l = 0; l < 4; l++)
+    *total += loss[l];
+}
+
+NC_NOINLINE static void backward_1_lanes(const real *NC_RESTRICT params, const real *NC_RESTRICT in,
+                                         const real *NC_RESTRICT tg, real *NC_RESTRICT ws,
+                                         real *NC_RESTRICT grads) {
+  (void)tg;
+  const real *x = in;
+  const real *W2 = params + 12;
+  const real *h = ws + 0;
+  const real *p = ws + 16;
+  const real *t13 = ws + 20;
+  real *db1_ex = ws + 24;
+  real *dW1 = grads + 0;
+  real *db1 = grads + 8;
+  real *dW2 = grads + 12;
+  real *db2 = grads + 16;
+  /* dL/dp = 2 * (p - y)   (scalar) */
+  /* dL/db2 = dL/dp * (p * (1 - p))   (scalar) */
+  real db2_ex[4];
+  for (int l = 0; l < 4; l++) {
+    db2_ex[l] = 2.0f * t13[l] * (p[l] * (1.0f - p[l]));
+  }
+  /* dL/dW2 = dL/db2 * h   ([4]) */
+  for (int i = 0; i < 4; i++)
+    for (int l = 0; l < 4; l++) {
+      dW2[i] += db2_ex[l] * h[i * 4 + l];
+    }
+  /* dL/dh = dL/db2 * W2   ([4]) */
+  /* dL/db1 = dL/dh * (1 - h^2)   ([4]) */
+  for (int s = 0; s < 16; s++)
+    db1_ex[s] = db2_ex[s % 4] * W2[s / 4] * (1.0f - h[s] * h[s]);
+  /* dL/dW1 = outer(dL/db1, x)   ([4, 2]) */
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 2; j++)
+      for (int l = 0; l < 4; l++) {
+        dW1[i * 2 + j] += db1_ex[i * 4 + l] * x[j * 4 + l];
+      }
+  /* dL/db1: this example's, into the batch's   ([4]) */
+  for (int i = 0; i < 4; i++)
+    for (int l = 0; l < 4; l++) {
+      db1[i] += db1_ex[i * 4 + l];
+    }
+  /* dL/db2: this example's, into the batch's   (scalar) */
+  for (int l = 0; l < 4; l++) {
+    db2[0] += db2_ex[l];
+  }
+}
+
 /* The outputs of the example whose forward values are in ws. */
 static void write_outputs(const real *params, const real *in, const real *ws, real *out) {
   (void)params, (void)in;
   const real p = ws[4];
+  /* output p */
+  out[0] = p;
+}
+
+/* The same, for the example whose lane of its group's ws and in these point at. */
+static void write_outputs_lanes(const real *params, const real *in, const real *ws, real *out) {
+  (void)params, (void)in;
+  const real p = ws[16];
   /* output p */
   out[0] = p;
 }
@@ -313,6 +461,37 @@ static void write_outputs(const real *params, const real *in, const real *ws, re
 static const real *in_of(const real *inputs, int b) { return inputs + (size_t)b * xor_INPUT_SIZE; }
 static const real *tg_of(const real *targets, int b) { return targets ? targets + (size_t)b * xor_TARGET_SIZE : NULL; }
 static real *ws_of(real *ws, int b) { return ws + (size_t)b * WS_SIZE; }
+/* ---- groups of examples in lanes (--lanes N) ----
+   NC_LANES examples run together, one to a lane, example b + l of the
+   group from b in lane l: element i of a group's workspace is at
+   [i * NC_LANES + l]. A batch's whole groups run so, the examples left
+   over one at a time, so that every lane holds an example. The emitter
+   defines NC_LANES, NC_IN_LANES, and where the copies of the inputs and targets go
+   and how many there are: NC_IN_SLOT, NC_TG_SLOT, NC_IN_SIZE and
+   NC_TG_SIZE. */
+/* The group of NC_LANES examples from example b (a multiple of NC_LANES):
+   its copies of their inputs and targets, in its workspace, which
+   starts at ws_of(ws, b). */
+static const real *lanes_in(real *ws, int b) { return ws_of(ws, b) + NC_IN_SLOT * NC_LANES; }
+static const real *lanes_tg(real *ws, int b) { return ws_of(ws, b) + NC_TG_SLOT * NC_LANES; }
+/* Example b's lane of its group's inputs and workspace, for write_outputs_lanes. */
+static const real *lane_in(real *ws, int b) { return lanes_in(ws, b - b % NC_LANES) + b % NC_LANES; }
+static const real *lane_ws(real *ws, int b) { return ws_of(ws, b - b % NC_LANES) + b % NC_LANES; }
+/* The examples of a batch in whole groups: those from 0 up to it run in
+   lanes (none where NC_IN_LANES is 0). */
+static int whole_groups(int batch) { return NC_IN_LANES ? batch - batch % NC_LANES : 0; }
+
+/* The group's inputs and targets (unless NULL), example b + l into lane l. */
+static void load_lanes(const real *inputs, const real *targets, int b, real *group) {
+  for (size_t l = 0; l < NC_LANES; l++) {
+    size_t e = (size_t)b + l;
+    /* int: NC_TG_SIZE may be 0, and an unsigned k < 0 is a warning */
+    for (int k = 0; k < NC_IN_SIZE; k++)
+      group[(NC_IN_SLOT + (size_t)k) * NC_LANES + l] = inputs[e * NC_IN_SIZE + (size_t)k];
+    for (int k = 0; targets && k < NC_TG_SIZE; k++)
+      group[(NC_TG_SLOT + (size_t)k) * NC_LANES + l] = targets[e * NC_TG_SIZE + (size_t)k];
+  }
+}
 /* The examples the workspace has room for (a group in lanes takes the room of its examples). */
 static size_t examples_of(int batch) { return batch > 0 ? (size_t)batch : 0; }
 size_t xor_workspace_size(int batch) {
@@ -363,11 +542,17 @@ static void sgd_update(real *params, const real *grads, int batch, real lr) {
    targets NULL, computes only what needs no target and returns 0. */
 static real forward(const real *params, int batch, const real *inputs, const real *targets, real *ws) {
   real total = 0;
-  for (int b = 0; b < batch; b++)
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    load_lanes(inputs, targets, b, ws_of(ws, b));
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    forward_1_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), ws_of(ws, b));
+  for (int b = whole_groups(batch); b < batch; b++)
     forward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   if (!targets)
     return 0;
-  for (int b = 0; b < batch; b++)
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    forward_2_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), ws_of(ws, b), &total);
+  for (int b = whole_groups(batch); b < batch; b++)
     total += forward_2(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b));
   return total;
 }
@@ -381,7 +566,9 @@ static real forward(const real *params, int batch, const real *inputs, const rea
    mean gradient from grads, once nothing reads them any more. */
 static void backward(const real *params, int batch, const real *inputs, const real *targets, real *ws,
                      real *grads, real *update, real lr) {
-  for (int b = 0; b < batch; b++)
+  for (int b = 0; b < whole_groups(batch); b += NC_LANES)
+    backward_1_lanes(params, lanes_in(ws, b), lanes_tg(ws, b), ws_of(ws, b), grads);
+  for (int b = whole_groups(batch); b < batch; b++)
     backward_1(params, in_of(inputs, b), tg_of(targets, b), ws_of(ws, b), grads);
   if (!update)
     return;
@@ -396,8 +583,12 @@ real xor_forward(const real *params, int batch, const real *inputs, const real *
     return 0;
   real total = forward(params, batch, inputs, targets, ws);
   if (outputs)
-    for (int b = 0; b < batch; b++)
-      write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * xor_OUTPUT_SIZE);
+    for (int b = 0; b < batch; b++) {
+      if (b < whole_groups(batch))
+        write_outputs_lanes(params, lane_in(ws, b), lane_ws(ws, b), outputs + (size_t)b * xor_OUTPUT_SIZE);
+      else
+        write_outputs(params, in_of(inputs, b), ws_of(ws, b), outputs + (size_t)b * xor_OUTPUT_SIZE);
+    }
   return targets ? total / (real)batch : 0;
 }
 

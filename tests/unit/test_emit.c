@@ -772,7 +772,8 @@ static void stats_counts_the_c_file(void **state) {
     size_t bytes[2] = {0, 0};
     for (int dbl = 0; dbl < 2; dbl++) {
       const char *dir = in_dir(state, "%s-%d", examples[i], dbl);
-      Run r = compile_to(example_path(i), dir, dbl ? FLAGS("--stats", "--double") : FLAGS("--stats"));
+      /* one at a time: in lanes a float build also copies the inputs into the workspace */
+      Run r = compile_to(example_path(i), dir, dbl ? FLAGS("--stats", "--double") : FLAGS("--stats", "--lanes", "1"));
       assert_int_equal(r.status, 0);
       assert_string_equal(r.err, "");
       int lines = -1, temporaries = -1, end = 0;
@@ -1097,7 +1098,7 @@ static void many_segments_stay_functions(void **state) {
                   "many_layers");
   assert_lacks(c, "add_gradients_3", "many_layers");
   free(c);
-  compile_ok("tests/gradcheck/long_chain.net", dir, FLAGS("--prefix", "m"));
+  compile_ok("tests/gradcheck/long_chain.net", dir, FLAGS("--prefix", "m", "--lanes", "1"));
   c = must_read(in_dir(state, "apart/m.c"));
   assert_contains(c, "\nstatic void forward_1(", "long_chain");
   assert_lacks(c, "NC_NOINLINE static", "long_chain");
@@ -1121,21 +1122,31 @@ static void products_finished_by_gemm(void **state) {
 
 /* With --lanes, a model without products over the batch gets its
    segments for lanes too, which run a batch's whole groups, and the
-   examples left over run one at a time; without, or with products, it
-   runs one example at a time. */
+   examples left over run one at a time; by default too, in float, 4 at
+   a time where gcc compiles it; with --lanes 1, in double, or with
+   products, it runs one example at a time. */
 static void lanes_where_nothing_runs_over_the_batch(void **state) {
   const char *dir = in_dir(state, "xor");
   compile_ok("examples/xor.net", dir, FLAGS("--lanes", "8"));
   char *c = must_read(in_dir(state, "xor/xor.c"));
   assert_contains(c, "#define NC_LANES 8\n#define NC_IN_SLOT", "xor.c");
-  assert_contains(c, "static void forward_1_lanes(", "xor.c");
-  /* the product lane by lane, then its tanh over all 32 elements at once */
+  assert_contains(c, "#define NC_IN_SIZE 2\n#define NC_TG_SIZE 1\n#define NC_IN_LANES 1\n", "xor.c"); /* any compiler */
+  assert_contains(c, "NC_NOINLINE static void forward_1_lanes(", "xor.c");
+  assert_contains(c, "NC_NOINLINE static void forward_1(", "xor.c"); /* both forms stay functions */
+  /* the product lane by lane, then its tanh over all 32 elements at once, without branches */
   assert_contains(c, "h[i * 8 + l] = acc[l];", "xor.c");
-  assert_contains(c, "for (int s = 0; s < 32; s++)\n    h[s] = nc_tanhf(h[s] + b1[s / 8]);", "xor.c");
+  assert_contains(c, "for (int s = 0; s < 32; s++)\n    h[s] = nc_tanhf_lanes(h[s] + b1[s / 8]);", "xor.c");
+  assert_contains(c, "h[i] = nc_tanhf(acc + b1[i]);", "xor.c"); /* one at a time, with them */
+  assert_contains(c, "#define NC_USES_TANHF\n#define NC_USES_TANHF_LANES\n", "xor.c");
+  /* sigmoid calls exp: a helper for each form */
+  assert_contains(c, "static inline real nc_sigmoid(real a) { return nc_pick(a >= 0, 1, nc_expf(", "xor.c");
+  assert_contains(c, "static inline real nc_sigmoid_lanes(real a) { return nc_pick(a >= 0, 1, nc_expf_lanes(", "xor.c");
+  assert_contains(c, "p[l] = nc_sigmoid_lanes(t8[l] + b2);", "xor.c");
   assert_contains(c, "db1_ex[s] = db2_ex[s % 8] * W2[s / 8] * (1.0f - h[s] * h[s]);", "xor.c"); /* a scalar per lane */
   assert_contains(c, "for (int l = 0; l < 8; l++) {\n        dW1[", "xor.c"); /* sums over examples, every lane one */
   /* whole groups in lanes, the examples left over one at a time */
-  assert_contains(c, "static int whole_groups(int batch) { return batch - batch % NC_LANES; }", "xor.c");
+  assert_contains(c, "static int whole_groups(int batch) { return NC_IN_LANES ? batch - batch % NC_LANES : 0; }",
+                  "xor.c");
   assert_contains(c, "for (int b = 0; b < whole_groups(batch); b += NC_LANES)\n    forward_1_lanes(", "xor.c");
   assert_contains(c, "for (int b = whole_groups(batch); b < batch; b++)\n    forward_1(", "xor.c");
   assert_contains(c, "real *ws) {\n  real total = 0;\n  for (int b = 0; b < whole_groups(batch); b += NC_LANES)\n    load_lanes(",
@@ -1146,13 +1157,27 @@ static void lanes_where_nothing_runs_over_the_batch(void **state) {
   compile_ok("examples/xor.net", dir, FLAGS("--double", "--lanes", "4"));
   c = must_read(in_dir(state, "xor/xor.c"));
   assert_contains(c, "#define NC_LANES 4\n", "xor.c, --double");
+  assert_lacks(c, "_lanes(real a)", "xor.c, --double"); /* libm's exp in both forms: one helper */
   free(c);
   compile_ok("examples/xor.net", dir, NULL);
   c = must_read(in_dir(state, "xor/xor.c"));
-  assert_lacks(c, "forward_1_lanes(", "xor.c, by default");
-  assert_lacks(c, "whole_groups(", "xor.c, by default");
-  assert_lacks(c, "#define NC_LANES", "xor.c, by default"); /* the template's lane helpers stay out */
+  assert_contains(c, "#define NC_LANES 4\n", "xor.c, by default");
+  assert_contains(c, "#ifndef NC_IN_LANES\n#if defined(__GNUC__) && !defined(__clang__)\n#define NC_IN_LANES 1\n#else\n"
+                     "#define NC_IN_LANES 0\n#endif\n#endif\n",
+                  "xor.c, by default"); /* lanes where gcc compiles it */
   free(c);
+  const char *each[][2] = {{"--lanes", "1"}, {"--double", NULL}};
+  for (int k = 0; k < 2; k++) {
+    compile_ok("examples/xor.net", dir, FLAGS(each[k][0], each[k][1]));
+    c = must_read(in_dir(state, "xor/xor.c"));
+    assert_lacks(c, "forward_1_lanes(", each[k][0]);
+    assert_lacks(c, "whole_groups(", each[k][0]);
+    assert_lacks(c, "#define NC_LANES", each[k][0]); /* the template's lane helpers stay out */
+    assert_lacks(c, "#define NC_USES_TANHF_LANES", each[k][0]);
+    assert_lacks(c, "_lanes(real a)", each[k][0]); /* sigmoid: one helper */
+    assert_lacks(c, "NC_NOINLINE static", each[k][0]);
+    free(c);
+  }
   const char *digits = in_dir(state, "digits");
   compile_ok("examples/digits.net", digits, FLAGS("--lanes", "8"));
   c = must_read(in_dir(state, "digits/digits.c"));

@@ -11,9 +11,18 @@
 
 #include <cmocka.h>
 
+/* With NC_LANES, the forms for lanes, under the names the tests call. */
+#ifdef NC_LANES
+#define NC_USES_EXPF_LANES
+#define NC_USES_TANHF_LANES
+#include "../../templates/mathf.c"
+#define nc_expf nc_expf_lanes
+#define nc_tanhf nc_tanhf_lanes
+#else
 #define NC_USES_EXPF
 #define NC_USES_TANHF
 #include "../../templates/mathf.c"
+#endif
 
 /* The distance from GOT to the exact WANT in units of the last place of
    the float nearest WANT (the subnormals' spacing below them). */

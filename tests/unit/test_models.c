@@ -22,6 +22,8 @@
 #include "xor_each.h"
 #include "xor_lanes.h"
 #include "xor_threads.h"
+#include "xor_default.h"
+#include "xor_alone.h"
 #include "wide_softmax.h"
 #include "wide_softmax_lanes4.h"
 
@@ -570,6 +572,8 @@ TWINS(shared_adjoint_lanes4, shared_adjoint, double, cos(0.9 * i))
 TWINS(wide_softmax_lanes4, wide_softmax, double, (i * 7) % 11)
 TWINS(xor_lanes, xor_each, float, (i * 3) % 2)
 TWINS(xor_threads, xor_each, float, (i * 3) % 2)
+TWINS(xor_default, xor_each, float, (i * 3) % 2)
+TWINS(xor_alone, xor_each, float, (i * 3) % 2)
 
 /* ---- leaves that share an adjoint ---- */
 
@@ -617,7 +621,8 @@ int main(void) {
       cmocka_unit_test(classifier_lanes4_and_classifier), cmocka_unit_test(classifier_lanes3_and_classifier),
       cmocka_unit_test(shared_adjoint_lanes4_and_shared_adjoint),
       cmocka_unit_test(wide_softmax_lanes4_and_wide_softmax), cmocka_unit_test(xor_lanes_and_xor_each),
-      cmocka_unit_test(xor_threads_and_xor_each),
+      cmocka_unit_test(xor_threads_and_xor_each), cmocka_unit_test(xor_default_and_xor_each),
+      cmocka_unit_test(xor_alone_and_xor_each),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
