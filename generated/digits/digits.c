@@ -753,13 +753,14 @@ static real gemm_dot(size_t k, const real *x, const real *y) {
 }
 #endif
 
-/* Eight sums at once: OUT[c] = sum_p x[p] y_c[p], y_c = y + c * ldy, the
-   columns of B that a row of A meets. One vector of partial sums per
-   column shares each load of x; a tree of horizontal adds brings the
-   eight vectors down to one. The order is fixed, as in gemm_dot. */
+/* Eight sums at once: C[c] (+)= s * sum_p x[p] y_c[p], y_c = y + c *
+   ldy, the columns of B that a row of A meets. One vector of partial
+   sums per column shares each load of x; a tree of horizontal adds brings
+   the eight vectors down to one, which is scaled and stored as it is. The
+   order is fixed, as in gemm_dot. */
 #if defined(__AVX2__) && defined(__FMA__) && !NC_DOUBLE
 #define GEMM_DOT8(C) s##C = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y + C * ldy + p), s##C);
-static void gemm_dot8(size_t k, const float *x, const float *y, size_t ldy, float *out) {
+static void gemm_dot8(size_t k, const float *x, const float *y, size_t ldy, float *c, int add, float scale) {
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
   size_t whole = k - k % 8; /* the steps in vectors: a bound of its own lets the compiler count the tail's */
   for (size_t p = 0; p < whole; p += 8) {
@@ -768,15 +769,22 @@ static void gemm_dot8(size_t k, const float *x, const float *y, size_t ldy, floa
   }
   __m256 q0 = _mm256_hadd_ps(_mm256_hadd_ps(s0, s1), _mm256_hadd_ps(s2, s3));
   __m256 q1 = _mm256_hadd_ps(_mm256_hadd_ps(s4, s5), _mm256_hadd_ps(s6, s7));
-  _mm256_storeu_ps(out, _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31)));
-  for (size_t c = 0; whole < k && c < 8; c++)
-    for (size_t p = whole; p < k; p++)
-      out[c] += x[p] * y[c * ldy + p];
+  __m256 dots = _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
+  if (whole < k) { /* the steps left over, one sum at a time */
+    float part[8];
+    _mm256_storeu_ps(part, dots);
+    for (size_t u = 0; u < 8; u++)
+      for (size_t p = whole; p < k; p++)
+        part[u] += x[p] * y[u * ldy + p];
+    dots = _mm256_loadu_ps(part);
+  }
+  dots = _mm256_mul_ps(_mm256_set1_ps(scale), dots);
+  _mm256_storeu_ps(c, add ? _mm256_add_ps(_mm256_loadu_ps(c), dots) : dots);
 }
 #else
-static void gemm_dot8(size_t k, const real *x, const real *y, size_t ldy, real *out) {
-  for (size_t c = 0; c < 8; c++)
-    out[c] = gemm_dot(k, x, y + c * ldy);
+static void gemm_dot8(size_t k, const real *x, const real *y, size_t ldy, real *c, int add, real scale) {
+  for (size_t u = 0; u < 8; u++)
+    c[u] = add ? c[u] + scale * gemm_dot(k, x, y + u * ldy) : scale * gemm_dot(k, x, y + u * ldy);
 }
 #endif
 
@@ -806,8 +814,22 @@ static void gemm_row_axpy(size_t n, size_t k, const real *ai, size_t csa, const 
     GEMM_STORE(ci + j, c0), GEMM_STORE(ci + j + GEMM_W, c1), GEMM_STORE(ci + j + 2 * GEMM_W, c2),
         GEMM_STORE(ci + j + 3 * GEMM_W, c3);
   }
+  /* then two vectors, whose sums' chains of FMAs overlap (dL/dh of 32 units, 10 classes), then one */
+  size_t pairs = whole + (n - whole) / (2 * GEMM_W) * (2 * GEMM_W);
+  for (size_t j = whole; j < pairs; j += 2 * GEMM_W) {
+    GEMM_VEC c0 = GEMM_ZERO(), c1 = c0;
+    if (add)
+      c0 = GEMM_LOAD(ci + j), c1 = GEMM_LOAD(ci + j + GEMM_W);
+    for (size_t p = 0; p < k; p++) {
+      real aip = scale * ai[p * csa];
+      GEMM_VEC av = GEMM_SPLAT(&aip);
+      c0 = GEMM_FMA(av, GEMM_LOAD(b + p * rsb + j), c0);
+      c1 = GEMM_FMA(av, GEMM_LOAD(b + p * rsb + j + GEMM_W), c1);
+    }
+    GEMM_STORE(ci + j, c0), GEMM_STORE(ci + j + GEMM_W, c1);
+  }
   size_t vectors = n - n % GEMM_W;
-  for (size_t j = whole; j < vectors; j += GEMM_W) {
+  for (size_t j = pairs; j < vectors; j += GEMM_W) {
     GEMM_VEC c0 = add ? GEMM_LOAD(ci + j) : GEMM_ZERO();
     for (size_t p = 0; p < k; p++) {
       real aip = scale * ai[p * csa];
@@ -886,12 +908,8 @@ static void gemm_row(size_t n, size_t k, const real *ai, size_t csa, const real 
                      int add, real scale) {
   if (rsb == 1 && csa == 1) { /* the row of A by columns of B, both contiguous */
     size_t whole = n - n % 8;
-    for (size_t j = 0; j < whole; j += 8) {
-      real dots[8];
-      gemm_dot8(k, ai, b + j * csb, csb, dots);
-      for (size_t u = 0; u < 8; u++)
-        ci[j + u] = add ? ci[j + u] + scale * dots[u] : scale * dots[u];
-    }
+    for (size_t j = 0; j < whole; j += 8)
+      gemm_dot8(k, ai, b + j * csb, csb, ci + j, add, scale);
     for (size_t j = whole; j < n; j++)
       ci[j] = add ? ci[j] + scale * gemm_dot(k, ai, b + j * csb) : scale * gemm_dot(k, ai, b + j * csb);
     return;
