@@ -3,9 +3,9 @@
    group from b in lane l: element i of a group's workspace is at
    [i * NC_LANES + l]. A batch's whole groups run so, the examples left
    over one at a time, so that every lane holds an example. The emitter
-   defines NC_LANES, NC_IN_LANES, and where the copies of the inputs and targets go
-   and how many there are: NC_IN_SLOT, NC_TG_SLOT, NC_IN_SIZE and
-   NC_TG_SIZE. */
+   defines NC_LANES, NC_IN_LANES (0: every example alone), and where the
+   copies of the inputs and targets go and how many there are:
+   NC_IN_SLOT, NC_TG_SLOT, NC_IN_SIZE and NC_TG_SIZE. */
 /* The group of NC_LANES examples from example b (a multiple of NC_LANES):
    its copies of their inputs and targets, in its workspace, which
    starts at ws_of(ws, b). */
