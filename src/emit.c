@@ -130,13 +130,18 @@ static bool ident_char(char c);
    can vectorize and which is faster than libm's calls; code in lanes
    calls their forms without branches. */
 static const struct {
-  const char *name, *twin, *lanes_twin;
+  const char *name, *twin, *lanes_twin; /* lanes_twin: the form for lanes, where it has one */
   int mathf; /* the bit of Emit.uses_mathf that its twin sets, the lanes' form the next */
-} math_functions[] = {{"exp", "nc_expf", "nc_expf_lanes", MATHF_EXP}, {"log", "logf", "logf", 0},
-                      {"sqrt", "sqrtf", "sqrtf", 0},    {"fabs", "fabsf", "fabsf", 0},
-                      {"tanh", "nc_tanhf", "nc_tanhf_lanes", MATHF_TANH}, {"sin", "sinf", "sinf", 0},
-                      {"cos", "cosf", "cosf", 0},       {"pow", "powf", "powf", 0},
-                      {"log1p", "log1pf", "log1pf", 0}, {"fmax", "fmaxf", "fmaxf", 0}};
+} math_functions[] = {{"exp", "nc_expf", "nc_expf_lanes", MATHF_EXP},
+                      {"tanh", "nc_tanhf", "nc_tanhf_lanes", MATHF_TANH},
+                      {"log", "logf", NULL, 0},
+                      {"sqrt", "sqrtf", NULL, 0},
+                      {"fabs", "fabsf", NULL, 0},
+                      {"sin", "sinf", NULL, 0},
+                      {"cos", "cosf", NULL, 0},
+                      {"pow", "powf", NULL, 0},
+                      {"log1p", "log1pf", NULL, 0},
+                      {"fmax", "fmaxf", NULL, 0}};
 
 /* TEXT with each math function call renamed to its float twin, or in
    LANES to the lanes' form; the forms of templates/mathf.c it calls are
@@ -158,8 +163,9 @@ static char *float_math(const char *text, int *twins, bool lanes) {
                       p[len] == '('))
       k++;
     if (k < n) {
-      fputs(lanes ? math_functions[k].lanes_twin : math_functions[k].twin, f);
-      *twins |= lanes ? math_functions[k].mathf << 1 : math_functions[k].mathf;
+      bool own_form = lanes && math_functions[k].lanes_twin;
+      fputs(own_form ? math_functions[k].lanes_twin : math_functions[k].twin, f);
+      *twins |= own_form ? math_functions[k].mathf << 1 : math_functions[k].mathf;
     } else {
       fwrite(p, 1, len, f);
     }
